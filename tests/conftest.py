@@ -1,0 +1,73 @@
+"""Fixtures: every test app gets its own SQLite file (or TEST_DATABASE_URL) and real data.
+
+The shipped reference data and rules are used as they are; models are trained in temp dirs
+by the tests that need them, except the API tests, which use the shipped artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from service import create_app
+from service.auth import create_key
+from service.settings import Settings
+
+
+def database_urls(tmp_path: Path) -> list[str]:
+    """SQLite always; PostgreSQL too when TEST_DATABASE_URL names one."""
+    urls = [f"sqlite:///{tmp_path / 'audit.db'}"]
+    if os.environ.get("TEST_DATABASE_URL"):
+        urls.append(os.environ["TEST_DATABASE_URL"])
+    return urls
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a test app on a fresh SQLite file."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'audit.db'}", log_json=True)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    """The real app on test settings."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def api_key(app: Flask) -> str:
+    """A key for a fresh organisation."""
+    return create_key(app.extensions["engine"], f"org-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def auth_headers(api_key: str) -> dict[str, str]:
+    """Headers that authenticate as that organisation."""
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema-less database URL, or skip when none is configured."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL not set")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    yield url
