@@ -1,6 +1,8 @@
 """Gunicorn settings; worker class and count chosen by measurement (docs/PERFORMANCE.md)."""
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("DUC_BIND", "0.0.0.0:8000")
 # 2 sync workers served short CPU-bound JSON requests best on 2 cores; gthread let
@@ -17,3 +19,18 @@ max_requests_jitter = 200
 accesslog = None
 errorlog = "-"
 limit_request_line = 8190
+
+# Metrics from all workers meet in one directory; it must exist, empty, before the app loads.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"duc-metrics-{bind.rsplit(':', 1)[-1]}"),
+)
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges from the aggregate."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import text
 
-from service import auth, health, logs
+from service import auth, health, limits, logs, metrics
 from service.db import make_engine, metadata
 from service.problems import register_error_handlers
 from service.reference import load_reference
@@ -35,9 +35,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     register_error_handlers(app)
     logs.init_app(app)
+    metrics.init_app(app)
+    limits.init_app(app)
     for area in AREAS:
         area.init_app(app)
     metadata.create_all(engine)
+    metrics.publish_versions(app.extensions["versions"])
     return app
 
 

@@ -92,6 +92,8 @@ def _http_detail(error: HTTPException) -> str:
         return f"No resource at {request.path}; see /openapi.json for the API."
     if error.code == 405:
         return f"{request.method} is not allowed on {request.path}."
+    if error.code == 429:
+        return f"Rate limit exceeded ({error.description} per API key); retry after Retry-After seconds."
     if error.code == 413:
         return "Request body too large; see the documented limits in /openapi.json."
     return error.description or error.name
