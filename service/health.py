@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
+from pydantic import BaseModel, ConfigDict
 
 from service.contract import endpoint, openapi_spec
 from service.schemas import Health, Readiness
@@ -13,8 +14,22 @@ bp = Blueprint("health", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint."""
+    """Register the blueprint (and the benchmark baseline when settings ask for it)."""
     app.register_blueprint(bp)
+    if app.extensions["settings"].bench_endpoint:
+        app.add_url_rule("/bench/bare", "bench_bare", bench_bare, methods=["POST"])
+
+
+class AnyJson(BaseModel):
+    """Any JSON object."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+@endpoint(body=AnyJson, response=Health, tags=("health",))
+def bench_bare(body: AnyJson) -> Health:
+    """Benchmark baseline: parse the JSON body like the real endpoints, do nothing else."""
+    return Health()
 
 
 @bp.get("/healthz")

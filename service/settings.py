@@ -42,3 +42,5 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory://"
     # JSON log lines (production) instead of console rendering (development).
     log_json: bool = True
+    # Expose POST /bench/bare (parses the JSON body, does nothing else) for HTTP benchmarks.
+    bench_endpoint: bool = False

@@ -1,0 +1,219 @@
+"""HTTP load: the real gunicorn server from gunicorn.conf.py, loaded by wrk from another process.
+
+Run: ``.venv/bin/python bench/bench_http.py [--duration 5] [--connections 1 8 32]``.
+Every endpoint's throughput is reported as a ratio of the bare endpoint's (POST /bench/bare:
+parses the same JSON body, does nothing else) at the same connection count, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import table, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DESCRIPTIONS = [
+    "Sm2Co17 samarium-cobalt permanent magnet rings, 28 MGOe, for servo motors",
+    "区熔锗锭 5N, 3 kg",
+    "consumer quadcopter 249 g, 4K camera, 30 min flight time",
+    "Gallium metal 99.99999% (7N), 1 kg PE bottle",
+    "Stainless steel kitchen sink, 2 bowls, 304 grade",
+    "五轴联动数控加工中心 定位精度3微米",
+    "Triggered spark gap, 20 kV, 10 kA, 5 ns delay",
+    "Cotton T-shirts, assorted sizes, 200 pcs",
+]
+
+
+@dataclass
+class Target:
+    """One endpoint under load."""
+
+    name: str
+    method: str
+    path: str
+    bodies: list[dict] | None = None
+    auth: bool = False
+
+
+def targets() -> list[Target]:
+    """The endpoints measured, the bare baseline first."""
+    classify = [{"description": d} for d in DESCRIPTIONS]
+    batch = [{"items": [{"id": f"r{i}", "description": DESCRIPTIONS[i % len(DESCRIPTIONS)]}
+                        for i in range(100)]}]
+    assessments = [
+        {
+            "item": {"description": d},
+            "destination": "JP",
+            "end_user": {"name": "Tokyo Precision Motors K.K.", "country": "JP", "type": "civil"},
+            "end_use": "civil",
+            "exporter_country": "CN",
+            "chinese_origin": True,
+            "reference": f"PO-{i}",
+        }
+        for i, d in enumerate(DESCRIPTIONS)
+    ]
+    return [
+        Target("bare POST /bench/bare", "POST", "/bench/bare", classify),
+        Target("GET /healthz", "GET", "/healthz"),
+        Target("GET /v1/codes?q=", "GET", "/v1/codes?q=gallium%20nitride&limit=10"),
+        Target("POST /v1/classify", "POST", "/v1/classify", classify, auth=True),
+        Target("POST /v1/classify/batch (100)", "POST", "/v1/classify/batch", batch, auth=True),
+        Target("POST /v1/assessments", "POST", "/v1/assessments", assessments, auth=True),
+    ]
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(workdir: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn on a fresh SQLite audit DB; return the process and an API key."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{workdir / 'audit.db'}",
+        "DUC_BIND": f"127.0.0.1:{port}",
+        "DUC_BENCH_ENDPOINT": "1",
+        "DUC_RATE_LIMIT": "",
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    out = subprocess.run(
+        [PYTHON, "-m", "service", "create-key", "bench"], env=env, cwd=ROOT,
+        check=True, capture_output=True, text=True,
+    ).stdout
+    key = out.strip().splitlines()[-1]
+    log = (workdir / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return server, key
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise SystemExit(f"server did not become ready; see {workdir / 'server.log'}")
+
+
+def available(port: int, target: Target, key: str) -> bool:
+    """Whether the endpoint exists on this build (answers anything but 404/405)."""
+    data = json.dumps(target.bodies[0]).encode() if target.bodies else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{target.path}", data=data, method=target.method,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status < 400
+    except urllib.error.HTTPError as error:
+        print(f"  {target.name}: HTTP {error.code} {error.read()[:200]!r}", file=sys.stderr)
+        return False
+
+
+def run_wrk(port: int, target: Target, key: str, connections: int, duration: int, workdir: Path) -> dict:
+    """Load one endpoint; parse wrk's summary."""
+    env = {**os.environ, "WRK_METHOD": target.method}
+    if target.bodies:
+        body_file = workdir / "bodies.jsonl"
+        body_file.write_text("\n".join(json.dumps(b, ensure_ascii=False) for b in target.bodies) + "\n")
+        env["WRK_BODY_FILE"] = str(body_file)
+    if target.auth:
+        env["WRK_API_KEY"] = key
+    threads = min(2, connections)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
+         "-s", str(ROOT / "bench" / "post.lua"), f"http://127.0.0.1:{port}{target.path}"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(map(int, socket_errors.groups())) if socket_errors else 0
+    )
+    return {
+        "rps": rps,
+        "requests": requests,
+        "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
+        "errors": errors,
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def main() -> None:
+    """Run the load matrix and write the report."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    workdir = Path(tempfile.mkdtemp(prefix="duc-bench-"))
+    port = free_port()
+    server, key = start_server(workdir, port)
+    results: list[tuple[Target, int, dict]] = []
+    try:
+        live = [t for t in targets() if available(port, t, key)]
+        for connections in args.connections:
+            for target in live:
+                result = run_wrk(port, target, key, connections, args.duration, workdir)
+                results.append((target, connections, result))
+                print(f"{target.name:32} c={connections:<3} {result['rps']:9.1f} req/s "
+                      f"p50 {result['p50']:.2f} ms p99 {result['p99']:.2f} ms errors {result['errors']}")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    bare = {c: r["rps"] for t, c, r in results if t.path == "/bench/bare"}
+    rows = [
+        (t.name, c, f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}", r["errors"],
+         f"{r['rps'] / bare[c]:.2f}" if bare.get(c) else "-")
+        for t, c, r in results
+    ]
+    headers = ["endpoint", "connections", "req/s", "p50 ms", "p99 ms", "errors", "× bare"]
+    print(table(headers, rows))
+    missing = [t.name for t in targets() if t.name not in {r[0].name for r in results}]
+    note = f"\n\nNot measured (absent or failing on this build): {', '.join(missing)}." if missing else ""
+    write_section(
+        "http",
+        "HTTP under gunicorn (wrk, loopback)",
+        f"python bench/bench_http.py --duration {args.duration}",
+        "Server: `gunicorn -c gunicorn.conf.py service.wsgi:app` (2 sync workers, preload), SQLite "
+        "audit DB, rate limits off; wrk runs as a separate process on the same 2 cores, so absolute "
+        "numbers understate a real deployment. `/v1/classify/batch` counts calls (100 descriptions "
+        "each).\n\n" + table(headers, rows) + note,
+    )
+
+
+if __name__ == "__main__":
+    main()
