@@ -14,9 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-key", help="create an API key for an organisation")
     create.add_argument("organisation")
+    commands.add_parser(
+        "verify-audit", help="check the audit hash chains; exit 1 at the first broken record"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
+    from service.audit import AuditStore
     from service.auth import create_key
     from service.db import make_engine, metadata
 
@@ -25,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "create-key":
         key = create_key(engine, args.organisation)
         print(f"API key for {args.organisation!r} (shown once, store it safely):\n{key}")
+    elif args.command == "verify-audit":
+        report = AuditStore(engine).verify()
+        print(report.summary())
+        return 0 if report.ok else 1
     return 0
 
 
