@@ -100,3 +100,22 @@ def test_create_key_cli_prints_a_key_that_authenticates(
         from flask import request
 
         assert app.extensions["auth"].authenticate(request).name == "Acme Export Ltd"
+
+
+def test_rate_limit_is_shared_by_workers_through_redis(tmp_path: Path) -> None:
+    """Two apps (as two gunicorn workers would be) count one key's requests together."""
+    import os
+    import uuid
+
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("TEST_REDIS_URL not set")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'r.db'}",
+        rate_limit="3/minute",
+        rate_limit_storage_url=redis_url,
+    )
+    workers = [create_app(settings).test_client() for _ in range(2)]
+    headers = {"X-API-Key": f"shared-{uuid.uuid4().hex}"}
+    statuses = [workers[i % 2].get("/docs", headers=headers).status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
