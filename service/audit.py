@@ -41,6 +41,7 @@ from sqlalchemy import (
     text,
 )
 
+from service.auth import organisations
 from service.db import metadata
 
 GENESIS = "0" * 64
@@ -58,7 +59,7 @@ assessments = Table(
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("id", String(ID_LENGTH), nullable=False, unique=True),
-    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("org_id", Integer, ForeignKey(organisations.c.id), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("reference", String(100), nullable=True),
     _json_column("request"),
@@ -75,7 +76,7 @@ reviews = Table(
     Column("id", String(ID_LENGTH), nullable=False, unique=True),
     Column("assessment_id", String(ID_LENGTH), ForeignKey("assessments.id"), nullable=False,
            index=True),
-    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("org_id", Integer, ForeignKey(organisations.c.id), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("reviewer", String(100), nullable=False),
     Column("verdict", String(16), nullable=False),
