@@ -117,7 +117,7 @@ class ReferenceData:
 
 
 def clean_control_code(raw: str | None) -> str | None:
-    """Normalise a control code (``3a001.A.5`` -> ``3A001.a.5``), or None when it is not one.
+    """Normalise a control code (``3a001.A.5``, ``3A001a5`` -> ``3A001.a.5``), or None if not one.
 
     Drops the catalogue's junk codes such as ``MPa``, ``UF6``, bare digits and customs numbers.
     """
@@ -127,6 +127,8 @@ def clean_control_code(raw: str | None) -> str | None:
     if len(text) < 5:
         return None
     head, tail = text[:5].upper(), text[5:].lower()
+    # Segments are all letters or all digits, so "a5a1" (dots lost in typing) reads as "a.5.a.1".
+    tail = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", ".", tail)
     tail = re.sub(r"[^a-z0-9]+", ".", tail).strip(".")
     code = head + ("." + tail if tail else "")
     return code if CODE_RE.match(code) else None
