@@ -44,3 +44,5 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Expose POST /bench/bare (parses the JSON body, does nothing else) for HTTP benchmarks.
     bench_endpoint: bool = False
+    # Default lowest party-screening score reported (0.5-1.0); requests may override it.
+    party_match_threshold: float = Field(default=0.88, ge=0.5, le=1.0)
