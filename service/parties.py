@@ -7,6 +7,7 @@ against every spelling of an entity (Chinese, English and Japanese names and ali
 rapidfuzz; the entity's score is its best spelling's.
 
 Scoring, 0 to 1:
+- group abbreviations are expanded (MHI, KHI);
 - ``max(ratio, token_sort_ratio)`` on the normalised names (spaces removed for ``ratio``, so
   CJK names with or without spaces compare alike);
 - a short spelling (<= 4 Latin or <= 3 CJK characters, e.g. IHI, TDK, JAXA, 日油) only
@@ -47,6 +48,8 @@ CJK_SUFFIXES = (
     "(有)", "公司",
 )
 STOPWORDS = {"and", "of"}
+# Group abbreviations the sources use for listed entities ("MHI Aero Engines").
+ABBREVIATIONS = {"mhi": "mitsubishi heavy industries", "khi": "kawasaki heavy industries"}
 # Japanese shinjitai that OpenCC's t2s leaves alone, mapped to their Simplified forms.
 SHINJITAI = str.maketrans(
     "発沢広鉄気関総験営売読転歩県図円楽薬検剤単様価圧渋浜徳恵栄覚挙処拡廃塩応桜蔵豊両竜亜悪駅険実従続戦択鋳鉱軽経継電",
@@ -94,7 +97,7 @@ def normalise(name: str) -> str:
     text = re.sub(r"[^\w\s]|_", " ", text)
     text = re.sub(r"\b([a-z])\s(?=[a-z]\b)", r"\1", text)  # "k k" -> "kk", "e s" -> "es"
     text = LATIN_SUFFIX_RE.sub(" ", text)
-    words = [w for w in text.split() if w not in STOPWORDS]
+    words = [ABBREVIATIONS.get(w, w) for w in text.split() if w not in STOPWORDS]
     return " ".join(words)
 
 

@@ -326,6 +326,10 @@ class RuleEngine:
         self.predicates = {n: c for rs in rulesets for n, c in rs.predicates.items()}
         self._rules = tuple((rs, rule) for rs in rulesets for rule in rs.rules)
         _check_references(self.rulesets, self.predicates)
+        starts = [r.effective_from for _, r in self._rules if r.fallback] or [
+            r.effective_from for _, r in self._rules
+        ]
+        self.covers_from = min(starts)
 
     @property
     def rules(self) -> list[Rule]:
@@ -349,6 +353,11 @@ class RuleEngine:
         hits = [_hit(ruleset, rule, values) for ruleset, rule in fired]
         hits.sort(key=lambda h: -h.outcome.severity)
         warnings = [w for ruleset, rule in fired if (w := _freshness(ruleset, rule, day))]
+        if day < self.covers_from:
+            warnings.append(
+                f"as_of {day.isoformat()} is before {self.covers_from.isoformat()}, when the "
+                "regime these rules describe took effect; the law in force then is not modelled."
+            )
         return Evaluation(
             outcome=most_restrictive(h.outcome for h in hits), hits=hits, warnings=warnings
         )
