@@ -96,6 +96,10 @@ _LOCK_KEYS = {
     for t in CHAINS
 }
 
+# Built once: compiling a fresh statement per append cost more than the write itself.
+_HEADS = {t.name: select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1) for t in CHAINS}
+_INSERTS = {t.name: insert(t) for t in CHAINS}
+
 _PG_APPEND_ONLY_FUNCTION = DDL(
     "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$ "
     "BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END $fn$"
@@ -348,13 +352,11 @@ class AuditStore:
         """Insert ``content`` as the next link of ``table``'s chain, holding the chain's lock."""
         with self.engine.connect() as conn:
             self._lock(conn, table)
-            head = conn.execute(
-                select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
-            ).first()
+            head = conn.execute(_HEADS[table.name]).first()
             row = {**content, "seq": head.seq + 1 if head else 1,
                    "prev_hash": head.hash if head else GENESIS}
             row["hash"] = row_hash(table, row)
-            conn.execute(insert(table).values(**row))
+            conn.execute(_INSERTS[table.name], row)
             conn.commit()
         return row
 
