@@ -29,22 +29,29 @@ be wrong as often as right.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 from typing import Literal
 
+import numpy as np
+from rapidfuzz import fuzz, process
+
 from service.reference import (
     CatalogueRow,
+    HsCode,
     ListEntry,
     NationalItem,
     Provision,
     ReferenceData,
     clean_control_code,
 )
+from service.search_index import Document, SearchIndex
 
 Status = Literal["cn_listed", "multilateral_only", "not_listed"]
 CN, CN_NUCLEAR, EU, US = "CN", "CN-NUCLEAR", "EU", "US"
@@ -69,6 +76,10 @@ SOURCES = {
     EU: "EU Regulation 2021/821 Annex I (consolidated 02021R0821-20251115)",
     US: "US EAR Commerce Control List (15 CFR 774 Supp. 1)",
 }
+# Search favours China-listed items: the service answers for China's export controls.
+STATUS_BOOST: Mapping[str, float] = MappingProxyType(
+    {"cn_listed": 1.25, "multilateral_only": 1.0, "not_listed": 0.8}
+)
 _CHINA_BASES = ("licence_catalogue", "national_item", "non_proliferation")
 
 
@@ -79,13 +90,21 @@ class ListText:
     list: str
     code: str  # the code whose text this is: an ancestor's when the code has none of its own
     title: str
-    text: str
     title_zh: str | None = None
     text_zh: str | None = None
     source: str | None = None
     verified: bool = True
     cn_proxy: bool = False  # this EU text stands in for China's (unavailable) wording
     note: str | None = None
+    _text: str = field(default="", repr=False)
+    _lines: tuple[Provision, ...] = field(default=(), repr=False)  # joined on demand: saves memory
+
+    @property
+    def text(self) -> str:
+        """Full text: the entry's, or the provision's line(s) followed by its sub-items'."""
+        if self._lines:
+            return "\n".join(f"{p.code} {p.text}" for p in self._lines)
+        return self._text
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +162,9 @@ def _related(code: str, other: str) -> bool:
 
 def _clean_title(text: str) -> str:
     """A list line as a title: trailing ``; or``, ``;`` and commas dropped."""
-    text = re.sub(r"\s*\[Editorial note:.*?\]\s*$", "", text.strip(), flags=re.S)
+    text = text.strip()
+    if "[Editorial note:" in text:
+        text = re.sub(r"\s*\[Editorial note:.*?\]\s*$", "", text, flags=re.S)
     return re.sub(r"\s*(?:;\s*(?:or|and)|[;,.。；])\s*$", "", text).strip()
 
 
@@ -159,16 +180,85 @@ def _lead_in(rows: list[str]) -> str:
     return "; ".join(dict.fromkeys(re.sub(r"^\d+[.．]\s*", "", r) for r in rows[:4]))
 
 
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One ranked search result."""
+
+    code: str
+    title: str
+    title_zh: str | None
+    lists: tuple[str, ...]
+    status: Status
+    cn_status: str | None
+    score: float
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class HsHeading:
+    """An HS 2022 chapter, heading or subheading."""
+
+    code: str
+    level: int
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class HsMatch:
+    """A control code whose customs codes match the queried HS code."""
+
+    code: str
+    title: str
+    lists: tuple[str, ...]
+    status: Status
+    cn_status: str | None
+    hs_codes: tuple[str, ...]  # the code's customs codes that matched
+
+
+@dataclass(frozen=True, slots=True)
+class HsResult:
+    """Control codes for an HS code, with the HS description."""
+
+    hs_code: str
+    description: str | None
+    headings: tuple[HsHeading, ...]
+    matches: tuple[HsMatch, ...]
+
+
 class Catalogue:
     """Lookup, status, search and customs-code index over every code; read-only after start."""
 
-    def __init__(self, records: dict[str, CodeRecord]) -> None:
+    def __init__(
+        self,
+        records: dict[str, CodeRecord],
+        index: SearchIndex,
+        customs: dict[str, tuple[str, ...]],
+        nomenclature: dict[str, HsCode],
+    ) -> None:
         self._records: Mapping[str, CodeRecord] = MappingProxyType(records)
+        self._index = index
+        self._codes = tuple(records)  # document number -> code, as in the search index
+        # (customs code, control code) pairs sorted for prefix search with bisect
+        self._customs = tuple(sorted((hs, code) for code, hss in customs.items() for hs in hss))
+        self._nomenclature: Mapping[str, HsCode] = MappingProxyType(nomenclature)
+        self._list_masks = {
+            name: np.array([_on_list(r, name) for r in records.values()], dtype=bool)
+            for name in LISTS
+        }
+        for mask in self._list_masks.values():
+            mask.flags.writeable = False
 
     @classmethod
     def from_reference(cls, reference: ReferenceData) -> Catalogue:
-        """Build the catalogue from the loaded reference data."""
-        return cls(_Builder(reference).records())
+        """Build the catalogue, its search index and customs-code index from the reference data."""
+        builder = _Builder(reference)
+        records = builder.records()
+        index = SearchIndex(
+            [builder.document(r, records) for r in records.values()],
+            boosts=[STATUS_BOOST[r.status] for r in records.values()],
+        )
+        customs = {code: builder.direct_hs(code) for code in records}
+        return cls(records, index, customs, {h.code: h for h in reference.hs_codes})
 
     def __len__(self) -> int:
         return len(self._records)
@@ -193,6 +283,85 @@ class Catalogue:
             return record.status
         return "not_listed"
 
+    def suggest(self, code: str, limit: int = 5) -> list[CodeRecord]:
+        """Known codes close to an unknown one: nearest ancestor and its children, similar codes.
+
+        Input that is no code at all (``gallium``) gets the best search hits instead.
+        """
+        canonical = normalise_code(code)
+        if canonical is None:
+            hits = [self._records[hit.code] for hit in self.search(code[:200], limit=limit)]
+            if hits:
+                return hits
+            canonical = re.sub(r"\s+", "", code).upper()[:40]
+        found = [r.code for r in [self.get(canonical)] if r is not None]
+        if found:
+            found += list(self._records[found[0]].children)[: max(limit - 2, 0)]
+        close = process.extract(canonical, self._codes, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
+        found += [match for match, _, _ in close if match != canonical]
+        return [self._records[c] for c in dict.fromkeys(found)][:limit]
+
+    def search(self, q: str, list_: str | None = None, limit: int = 10) -> list[SearchHit]:
+        """Ranked full-text search over titles and texts of every list, in English or Chinese."""
+        mask = self._list_masks[list_.upper()] if list_ else None
+        ranked = self._index.search(q, limit, mask)
+        exact = self.get(q) if normalise_code(q) else None
+        if exact is not None and (mask is None or mask[self._index.position(exact.code)]):
+            top = ranked[0][1] + 1.0 if ranked else 1.0
+            others = [(doc, score, where) for doc, score, where in ranked if doc != exact.code]
+            ranked = [(exact.code, top, None), *others][:limit]
+        hits = []
+        for code, score, where in ranked:
+            record = self._records[code]
+            hits.append(SearchHit(
+                code=code,
+                title=record.title,
+                title_zh=record.title_zh,
+                lists=record.lists,
+                status=record.status,
+                cn_status=record.cn_status,
+                score=round(float(score), 4),
+                snippet=where or record.title,
+            ))
+        return hits
+
+    def by_hs(self, hs: str) -> HsResult:
+        """Control codes whose customs codes start with ``hs`` (or are a prefix of it)."""
+        digits = re.sub(r"[\s.]", "", hs)
+        if not re.fullmatch(r"\d{2,10}", digits):
+            raise ValueError(f"HS code must be 2 to 10 digits, not {hs!r}")
+        matched: dict[str, list[str]] = defaultdict(list)
+        start = bisect.bisect_left(self._customs, (digits, ""))
+        for customs, code in itertools.islice(self._customs, start, None):
+            if not customs.startswith(digits):
+                break
+            matched[code].append(customs)
+        for n in range(4, len(digits)):  # shorter customs codes that cover the queried one
+            start = bisect.bisect_left(self._customs, (digits[:n], ""))
+            for customs, code in itertools.islice(self._customs, start, None):
+                if customs != digits[:n]:
+                    break
+                matched[code].append(customs)
+        headings = tuple(
+            HsHeading(h.code, h.level, h.description)
+            for n in (2, 4, 6)
+            if len(digits) >= n and (h := self._nomenclature.get(digits[:n])) is not None
+        )
+        records = sorted(
+            (self._records[c] for c in matched),
+            key=lambda r: (r.status != "cn_listed", r.synthetic, code_key(r.code)),
+        )
+        return HsResult(
+            hs_code=digits,
+            description=headings[-1].description if headings else None,
+            headings=headings,
+            matches=tuple(
+                HsMatch(r.code, r.title, r.lists, r.status, r.cn_status, tuple(dict.fromkeys(hss)))
+                for r in records
+                if (hss := matched[r.code])
+            ),
+        )
+
 
 class _Builder:
     """Turns the reference tables into records (used once, at start)."""
@@ -200,10 +369,11 @@ class _Builder:
     def __init__(self, reference: ReferenceData) -> None:
         self.entries: dict[tuple[str, str], ListEntry] = {(e.regime, e.code): e for e in reference.entries}
         self.lines: dict[tuple[str, str], list[Provision]] = defaultdict(list)
-        self.entry_lines: dict[tuple[str, str], list[Provision]] = defaultdict(list)
+        self.subtree_lines: dict[tuple[str, str], list[Provision]] = defaultdict(list)
         for p in sorted(reference.provisions, key=lambda p: (p.regime, p.entry_code, p.line_no)):
             self.lines[(p.regime, p.code)].append(p)
-            self.entry_lines[(p.regime, p.entry_code)].append(p)
+            for owner in (p.code, *ancestors(p.code)):
+                self.subtree_lines[(p.regime, owner)].append(p)
         self.catalogue: dict[str, CatalogueRow] = {row.code: row for row in reference.catalogue}
         self.national: dict[str, list[NationalItem]] = defaultdict(list)
         self.synthetic: dict[str, NationalItem] = {}
@@ -238,7 +408,7 @@ class _Builder:
                 children[parents[code]].append(code)
         hs: dict[str, dict[str, None]] = defaultdict(dict)
         for code in ordered:
-            direct = self._direct_hs(code)
+            direct = self.direct_hs(code)
             for owner in (code, *ancestors(code)):
                 hs[owner].update(dict.fromkeys(direct))
 
@@ -251,12 +421,46 @@ class _Builder:
             records[sid] = _synthetic_record(sid, item)
         return records
 
-    def _direct_hs(self, code: str) -> list[str]:
+    def direct_hs(self, code: str) -> tuple[str, ...]:
         """Customs codes stated for exactly this code by the catalogue and national items."""
+        if code in self.synthetic:
+            return self.synthetic[code].hs_codes
         found = list(self.catalogue[code].hs_codes) if code in self.catalogue else []
         for item in self.national.get(code, ()):
             found.extend(item.hs_codes)
-        return found
+        return tuple(dict.fromkeys(found))
+
+    def document(self, record: CodeRecord, records: Mapping[str, CodeRecord]) -> Document:
+        """What search reads for a record: its titles, its own lines, its parent's and entry's titles.
+
+        Provisions index their own lines, not their sub-items, so a hit points at the code
+        whose wording matched; the parent's and entry's titles give the context a bare sub-item
+        ("Having all of the following:") lacks.
+        """
+        # Only wording of the code itself counts as its title; a title it inherits (a reused
+        # number's description, an ancestor's proxy text) would tie every sub-item with its entry.
+        mine = [t for t in record.texts if t.code == record.code]
+        titles = [t.title for t in mine] + [t.title_zh for t in mine if t.title_zh]
+        if not record.texts:  # titled from its children's wording
+            titles += [record.title, record.title_zh or ""]
+        own = [p.text for regime in (EU, US) for p in self.lines.get((regime, record.code), ())]
+        own = list({line.casefold(): line for line in reversed(own)}.values())[::-1]
+        own += [
+            text
+            for t in record.texts
+            if t.list == CN and t.code == record.code
+            for text in (t.text, t.text_zh or "")
+        ]
+        context = [record.title] if record.title not in titles else []
+        for above in dict.fromkeys(c for c in (record.parent, record.entry_code) if c != record.code):
+            if above in records:
+                context += [records[above].title, records[above].title_zh or ""]
+        return Document(
+            key=record.code,
+            title=" ".join(dict.fromkeys(titles)),
+            body=" ".join([*own, *context]),
+            display=" ".join(dict.fromkeys([*own[:3], record.title])),
+        )
 
     def _cn_basis(self, code: str) -> str | None:
         entry = code[:5]
@@ -345,7 +549,7 @@ class _Builder:
         if reused is not None:
             en, zh = reused
             return ListText(
-                list=CN, code=code[:5], title=en, text="", title_zh=zh,
+                list=CN, code=code[:5], title=en, title_zh=zh,
                 source="Dual-use Items Export Control List; 2026 licence catalogue",
                 note="China's own item under this number; its full wording is not in the "
                 "reference data.",
@@ -357,16 +561,12 @@ class _Builder:
     ) -> ListText:
         own = self.lines.get((regime, code), [])
         entry = self.entries.get((regime, code))
+        text, lines = "", ()
         if entry is not None:
             title, text = entry.title, entry.full_text
         else:
-            head = next((p for p in own if p.kind in ("item", "heading")), own[0])
-            title = head.text
-            text = "\n".join(
-                f"{p.code} {p.text}"
-                for p in self.entry_lines[(regime, code[:5])]
-                if p.code == code or p.code.startswith(code + ".")
-            )
+            title = next((p for p in own if p.kind in ("item", "heading")), own[0]).text
+            lines = tuple(self.subtree_lines[(regime, code)])
         note = None
         if reused is not None and regime == EU:
             note = (
@@ -379,8 +579,8 @@ class _Builder:
                 note = "EU Annex I category 0 is the proxy wording for China's Nuclear Export Control List."
         source = SOURCES[regime]
         return ListText(
-            list=regime, code=code, title=_clean_title(title), text=text,
-            source=source, cn_proxy=proxy, note=note,
+            list=regime, code=code, title=_clean_title(title), source=source,
+            cn_proxy=proxy, note=note, _text=text, _lines=lines,
         )
 
     def _titles(
@@ -451,6 +651,13 @@ class _Builder:
         return " ".join(notes) or None
 
 
+def _on_list(record: CodeRecord, name: str) -> bool:
+    """Whether a list filter keeps a record; ``CN`` means China's scope, nuclear list included."""
+    if name == CN:
+        return CN in record.lists or CN_NUCLEAR in record.lists
+    return name in record.lists
+
+
 def _by_announcement(items: Iterable[NationalItem]) -> dict[str, list[NationalItem]]:
     """National items grouped by announcement key ``NNN-YYYY``, in file order."""
     groups: dict[str, list[NationalItem]] = defaultdict(list)
@@ -484,7 +691,7 @@ def _national_text(code: str, items: list[NationalItem]) -> ListText:
         list=CN,
         code=code,
         title=_clean_title(_lead_in([_clean_title(t) for t in en])),
-        text="\n".join(en),
+        _text="\n".join(en),
         title_zh=_clean_title(_lead_in(zh)),
         text_zh="\n".join(zh),
         source="; ".join(dict.fromkeys(i.announcement for i in items)),
