@@ -368,7 +368,7 @@ def _hit(ruleset: RuleSet, rule: Rule, values: Mapping[str, Any]) -> RuleHit:
         value = values[match.group(1)]
         if isinstance(value, list):
             return ", ".join(map(str, value)) or "none"
-        return "none" if value is None else str(value)
+        return "not given" if value is None else str(value)
 
     return RuleHit(
         rule=rule.id,

@@ -132,6 +132,8 @@ CASES = [
     ("R14 repair return", listed(purpose="repair_return"), MID_2026, "REGISTRATION", "R14", "19-20"),
     ("R15 barred exporter", listed(exporter_barred=True, purpose="exhibition"), MID_2026,
      "LICENCE_REQUIRED_INDIVIDUAL", "R15", "Dual-use Regulations Art. 20"),
+    ("R18 barred exporter of holmium during the 2025 suspension", listed(code="1C909.a",
+     exporter_barred=True), MID_2026, "NO_LICENCE_REQUIRED", "R18", "Art. 27"),
     ("R16 forged end-user certificate", listed(red_flags=["forged_certificate"]), MID_2026,
      "STOP_AND_REPORT", "R16", "Arts. 25, 35"),
     ("R17 classification uncertain", ordinary(classification_uncertain=True), MID_2026,
@@ -380,6 +382,7 @@ def test_evaluation_is_deterministic_total_and_consistent(
     assert first.outcome is most_restrictive(h.outcome for h in first.hits)
     in_force = {rule.id for rule in engine.rules if rule.in_force_on(as_of)}
     assert {h.rule for h in first.hits} <= in_force
+    assert not any(re.search(r"\{\w+\}", h.explanation) for h in first.hits)
 
 
 @settings(max_examples=300, deadline=None)
