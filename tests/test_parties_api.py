@@ -10,19 +10,21 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from service import create_app
 from service.auth import create_key
 from service.parties import PartyScreener
 from service.rules import RuleEngine
-from service.settings import Settings
+from service.settings import Settings as AppSettings
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The real app, built once for this module."""
     database = tmp_path_factory.mktemp("parties_api") / "audit.db"
-    return create_app(Settings(database_url=f"sqlite:///{database}", log_json=True))
+    return create_app(AppSettings(database_url=f"sqlite:///{database}", log_json=True))
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,16 @@ def test_screening_is_in_the_openapi_contract(client: FlaskClient) -> None:
     assert operation["security"]
     threshold = spec["components"]["schemas"]["ScreenRequest"]["properties"]["threshold"]
     assert "0.88" in threshold["description"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.text(max_size=320), min_size=0, max_size=3), threshold=st.floats())
+def test_any_names_and_threshold_give_200_or_422(
+    client: FlaskClient, auth_headers: dict[str, str], names: list[str], threshold: float
+) -> None:
+    """Arbitrary Unicode names and any float threshold: a result or a 422, never a 5xx."""
+    body: dict[str, Any] = {"names": names}
+    if threshold == threshold and abs(threshold) != float("inf"):  # JSON has no NaN or infinity
+        body["threshold"] = threshold
+    response = screen(client, auth_headers, body)
+    assert response.status_code in (200, 422)
