@@ -230,6 +230,8 @@ def _national_items(directory: Path) -> Iterator[NationalItem]:
 
 def _hs_codes(directory: Path) -> Iterator[HsCode]:
     for row in read_rows(directory / "hs2022_nomenclature.csv"):
+        if not row["hscode"].strip().isdigit():  # the "TOTAL" root row is not a heading
+            continue
         yield HsCode(
             code=row["hscode"].strip(),
             level=int(row["level"]),
