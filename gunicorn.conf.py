@@ -10,7 +10,7 @@ bind = os.environ.get("DUC_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("DUC_WORKERS", "2"))
 worker_class = "sync"
 # The master loads and verifies data, model and rules once; workers share them copy-on-write.
-preload_app = True
+preload_app = os.environ.get("DUC_PRELOAD", "1") != "0"
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
