@@ -277,11 +277,9 @@ class Catalogue:
         return None
 
     def status(self, code: str) -> Status:
-        """China-scope status at the most specific known level, else by the rules for its entry."""
+        """China-scope status at the most specific known level; ``not_listed`` if no list has it."""
         record = self.get(code)
-        if record is not None:
-            return record.status
-        return "not_listed"
+        return record.status if record is not None else "not_listed"
 
     def suggest(self, code: str, limit: int = 5) -> list[CodeRecord]:
         """Known codes close to an unknown one: nearest ancestor and its children, similar codes.
@@ -302,7 +300,15 @@ class Catalogue:
         return [self._records[c] for c in dict.fromkeys(found)][:limit]
 
     def search(self, q: str, list_: str | None = None, limit: int = 10) -> list[SearchHit]:
-        """Ranked full-text search over titles and texts of every list, in English or Chinese."""
+        """Ranked full-text search over titles and texts of every list, in English or Chinese.
+
+        ``list_`` keeps one list (``CN`` includes ``CN-NUCLEAR``); a query that is a known code
+        puts that code first.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if list_ and list_.upper() not in self._list_masks:
+            raise ValueError(f"unknown list {list_!r}; use one of {', '.join(LISTS)}")
         mask = self._list_masks[list_.upper()] if list_ else None
         ranked = self._index.search(q, limit, mask)
         exact = self.get(q) if normalise_code(q) else None

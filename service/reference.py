@@ -20,7 +20,7 @@ SERVICE_FILES = (
     "hs2022_nomenclature.csv",
 )
 REGIMES = {"EU_2021_821_AnnexI": "EU", "US_EAR_CCL": "US"}
-CODE_RE = re.compile(r"^(\d[A-EY]\d{3})((?:\.[a-z0-9]+)*)$")
+CODE_RE = re.compile(r"^(\d[A-EY]\d{3})((?:\.(?:[a-z]|\d{1,3}))*)$")  # segments: a letter or a number
 
 
 @dataclass(frozen=True, slots=True)

@@ -285,6 +285,13 @@ def test_search_list_filter_keeps_only_that_list(catalogue: Catalogue, list_: st
 def test_search_limit_is_respected(catalogue: Catalogue) -> None:
     assert len(catalogue.search("equipment", limit=1)) == 1
     assert len(catalogue.search("equipment", limit=100)) == 100
+    with pytest.raises(ValueError):
+        catalogue.search("equipment", limit=0)
+
+
+def test_search_refuses_an_unknown_list(catalogue: Catalogue) -> None:
+    with pytest.raises(ValueError, match="unknown list"):
+        catalogue.search("equipment", list_="JP")
 
 
 @pytest.mark.parametrize("query", ["", "   ", "the of and", "zzzzqqqq", "☃"])

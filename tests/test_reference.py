@@ -50,7 +50,10 @@ def test_control_codes_are_normalised(raw: str, clean: str) -> None:
 
 @pytest.mark.parametrize(
     "junk",
-    [None, "", "MPa", "L", "Gbps", "UF6", "N", "1", "7", "8413709980", "8401200000", "3F001", "ABCDE"],
+    [
+        None, "", "MPa", "L", "Gbps", "UF6", "N", "1", "7", "8413709980", "8401200000", "3F001",
+        "ABCDE", "3A001 batteries", "3A001.abc",
+    ],
 )
 def test_junk_codes_of_the_catalogue_are_dropped(junk: str | None) -> None:
     assert clean_control_code(junk) is None
