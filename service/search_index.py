@@ -39,21 +39,22 @@ class Document:
 
 @functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """Light English normalisation: spelling variants, -ise/-ize and plurals."""
-    word = _SPELLINGS.get(word, word)
+    """Light English normalisation: -ise/-ize, plurals, then spelling variants."""
     if len(word) > 5:
         word = re.sub(r"is(e|ed|es|ing|ation|ations)$", r"iz\1", word)
     if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+        word = word[:-3] + "y"
+    elif len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return _SPELLINGS.get(word, word)
 
 
 def tokens(text: str) -> list[str]:
     """Index terms: stemmed English words and numbers; Chinese characters and their bigrams."""
+    if text.isascii():  # most list text: NFKC would change nothing
+        return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     text = unicodedata.normalize("NFKC", text).lower()
     if not _CJK.search(text):
         return [_stem(w) for w in _WORD.findall(text) if w not in STOPWORDS]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from service.catalogue import Catalogue, CodeRecord, normalise_code
 from service.reference import load_reference
+from service.search_index import tokens
 from service.settings import Settings
 
 
@@ -300,9 +301,8 @@ def test_search_without_usable_terms_finds_nothing(catalogue: Catalogue, query: 
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=60))
-def test_lookup_and_search_never_raise_on_arbitrary_text(text: str) -> None:
-    catalogue = _shared()
+@given(text=st.text(max_size=60))
+def test_lookup_and_search_never_raise_on_arbitrary_text(catalogue: Catalogue, text: str) -> None:
     catalogue.get(text)
     catalogue.status(text)
     catalogue.suggest(text)
@@ -310,14 +310,18 @@ def test_lookup_and_search_never_raise_on_arbitrary_text(text: str) -> None:
         assert hit.score > 0
 
 
-_CACHE: list[Catalogue] = []
-
-
-def _shared() -> Catalogue:
-    """The module's catalogue for hypothesis tests, which cannot take module fixtures."""
-    if not _CACHE:
-        _CACHE.append(Catalogue.from_reference(load_reference(Settings().reference_dir)))
-    return _CACHE[0]
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("Analogue-to-Digital Converters", ["analog", "digital", "converter"]),
+        ("the batteries of lasers", ["battery", "laser"]),
+        ("Ｇａ２Ｏ３ wafers", ["ga2o3", "wafer"]),  # full-width forms folded
+        ("氮化鎵", ["氮", "化", "镓", "氮化", "化镓"]),  # Traditional to Simplified, then n-grams
+        ("drones", ["uav"]),
+    ],
+)
+def test_index_terms(text: str, terms: list[str]) -> None:
+    assert tokens(text) == terms
 
 
 # --- HS lookup ---------------------------------------------------------------------------------
