@@ -450,7 +450,7 @@ class _Builder:
         if not record.texts:  # titled from its children's wording
             titles += [record.title, record.title_zh or ""]
         own = [p.text for regime in (EU, US) for p in self.lines.get((regime, record.code), ())]
-        own = list({line.casefold(): line for line in reversed(own)}.values())[::-1]
+        own = list({line.casefold(): line for line in own}.values())  # EU and US often agree
         own += [
             text
             for t in record.texts
