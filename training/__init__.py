@@ -1,0 +1,1 @@
+"""Training: dataset, models, honest evaluation and publishing of versioned artifacts."""

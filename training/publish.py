@@ -1,0 +1,272 @@
+"""Train into a work directory, then publish it as an immutable, verified artifact version."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from service.artifacts import (
+    CARD_FILE,
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    Manifest,
+    library_versions,
+    load_verified,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
+from service.catalogue import Catalogue
+from service.classifier import Classifier
+from service.reference import load_reference
+from training.dataset import REPO, read_dataset
+from training.evaluate import evaluate, read_labelled, risk_coverage_rows
+from training.pipeline import train
+
+REFERENCE_DIR = REPO / "data" / "reference"
+HISTORY_DIR = "history"
+ROUND_TRIP_TEXTS = (
+    "Sm2Co17 magnet rings, 28 MGOe",
+    "区熔锗锭 5N, 3 kg",
+    "consumer quadcopter 249 g, 4K camera",
+    "cotton t-shirts",
+)
+
+
+def _catalogue() -> Catalogue:
+    return Catalogue.from_reference(load_reference(REFERENCE_DIR))
+
+
+def train_to_dir(
+    out: Path, dev_set: Path | None = None, catalogue: Catalogue | None = None
+) -> dict[str, Any]:
+    """Train on ``out/dataset.jsonl``; write ``out/model.joblib`` and ``out/report.json``."""
+    stats = json.loads((out / "dataset_stats.json").read_text(encoding="utf-8"))
+    rows = read_dataset(out / "dataset.jsonl")
+    result = train(rows)
+    started = time.perf_counter()
+    joblib.dump(result.model, out / MODEL_FILE, compress=("zlib", 6))
+    report = {**result.report, "band": list(result.band), "dataset": stats}
+    report["timings"]["save_s"] = round(time.perf_counter() - started, 2)
+    if dev_set is not None:
+        # Reported only: nothing is tuned on this file.
+        classifier = Classifier(result.model, "out", catalogue or _catalogue())
+        lines = read_labelled(dev_set)
+        report["dev"] = evaluate(classifier, lines)
+        report["dev_risk_coverage"] = risk_coverage_rows(classifier, lines)
+        report["dev_file"] = str(dev_set.relative_to(REPO)) if dev_set.is_relative_to(REPO) else str(dev_set)
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
+    return report
+
+
+def next_version(artifacts: Path, today: str | None = None) -> str:
+    """``YYYY-MM-DD.N``: today's date (UTC) and the next free number for it."""
+    today = today or datetime.now(UTC).strftime("%Y-%m-%d")
+    taken = {p.name for p in artifacts.iterdir()} if artifacts.is_dir() else set()
+    history = artifacts / HISTORY_DIR
+    if history.is_dir():
+        taken |= {p.name.removesuffix(".manifest.json") for p in history.iterdir()}
+    n = 1
+    while f"{today}.{n}" in taken:
+        n += 1
+    return f"{today}.{n}"
+
+
+def publish(out: Path, artifacts: Path, version: str | None = None) -> str:
+    """Copy the trained model into ``artifacts/<version>/`` with manifest and card; move CURRENT."""
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    version = version or next_version(artifacts)
+    final = artifacts / version
+    if final.exists():
+        raise FileExistsError(f"{final} exists: published versions are immutable.")
+    staging = artifacts / f".{version}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    shutil.copyfile(out / MODEL_FILE, staging / MODEL_FILE)
+    metrics = _metrics(report)
+    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    (staging / CARD_FILE).write_text(model_card(version, report), encoding="utf-8")
+    manifest = Manifest(
+        version=version,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        files={p.name: sha256_file(p) for p in sorted(staging.iterdir())},
+        libraries=library_versions(),
+        training_data={k: report["dataset"][k] for k in ("sha256", "rows", "positive", "codes",
+                                                          "sources", "dropped")},
+        band=tuple(report["band"]),
+        metrics=metrics,
+        params=report["params"],
+    )
+    write_manifest(staging, manifest)
+    os.replace(staging, final)
+    _round_trip(out, final)
+    _point_current(artifacts, version)
+    _retire_old_versions(artifacts, keep=version)
+    return version
+
+
+def load_classifier(model: str | None, out: Path, artifacts: Path) -> Classifier:
+    """The classifier of a published version (default CURRENT) or of ``out`` (``--model out``)."""
+    if model == "out":
+        return Classifier(joblib.load(out / MODEL_FILE), "out", _catalogue())
+    classifier, _ = Classifier.load(artifacts, model, _catalogue())
+    return classifier
+
+
+def _round_trip(out: Path, final: Path) -> None:
+    """The published, verified copy must predict exactly what the trained model predicts."""
+    loaded, manifest = load_verified(final)
+    original = joblib.load(out / MODEL_FILE)
+    a = Classifier(loaded, manifest.version).classify_batch(list(ROUND_TRIP_TEXTS))
+    b = Classifier(original, manifest.version).classify_batch(list(ROUND_TRIP_TEXTS))
+    if [r.model_dump() for r in a] != [r.model_dump() for r in b]:
+        shutil.rmtree(final)
+        raise RuntimeError("Published model does not reproduce the trained one; removed.")
+
+
+def _point_current(artifacts: Path, version: str) -> None:
+    pointer = artifacts / CURRENT_FILE
+    tmp = artifacts / f".{CURRENT_FILE}.tmp"
+    tmp.write_text(version + "\n", encoding="utf-8")
+    os.replace(tmp, pointer)
+
+
+def _retire_old_versions(artifacts: Path, keep: str) -> None:
+    """Git is no model store: older versions leave the tree, their manifests stay for the record."""
+    history = artifacts / HISTORY_DIR
+    for path in artifacts.iterdir():
+        if not path.is_dir() or path.name in (keep, HISTORY_DIR) or path.name.startswith("."):
+            continue
+        if (path / MANIFEST_FILE).is_file():
+            history.mkdir(exist_ok=True)
+            manifest = read_manifest(path)
+            (history / f"{path.name}.manifest.json").write_text(
+                json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+        shutil.rmtree(path)
+
+
+def _metrics(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "in_distribution_grouped_cv": report["oof"],
+        "ranker_holdout": report["ranker_holdout"],
+        "out_of_distribution_dev": report.get("dev"),
+        "dev_risk_coverage": report.get("dev_risk_coverage"),
+        "train_risk_coverage": report["risk_coverage"],
+        "timings_s": report["timings"],
+    }
+
+
+def model_card(version: str, report: dict[str, Any]) -> str:
+    """The model card: intended use, data, metrics in and out of distribution, failure modes."""
+    ds = report["dataset"]
+    lo, hi = report["band"]
+    oof = report["oof"]
+    dev = report.get("dev")
+
+    def row(name: str, m: dict[str, Any] | None) -> str:
+        if not m:
+            return f"| {name} | n/a | | | | |"
+        return (f"| {name} | {m['n']} | {m.get('precision')} | {m.get('recall')} | "
+                f"{m.get('roc_auc')} | {m.get('needs_review_rate')} |")
+
+    sources = "\n".join(
+        f"| {name} | {s['rows']} | {s['positive']} | {s['with_code']} |"
+        for name, s in ds["sources"].items()
+    )
+    dev_block = "No dev file was evaluated." if not dev else (
+        f"| dev_products.jsonl | {dev['n']} | {dev['dual_use']['precision']} | "
+        f"{dev['dual_use']['recall']} | {dev['dual_use']['roc_auc']} | "
+        f"{dev['needs_review_rate']} |\n\n"
+        f"Entry codes on its {dev['codes']['n']} lines with a code: top-1 {dev['codes']['top1']}, "
+        f"top-3 {dev['codes']['top3']}. False negatives {dev['dual_use']['false_negatives']}, "
+        f"false positives {dev['dual_use']['false_positives']}."
+    )
+    rc = report.get("dev_risk_coverage") or report["risk_coverage"]
+    rc_rows = "\n".join(
+        f"| [{r['band'][0]}, {r['band'][1]}) | {r['coverage']} | {r['risk']} | {r['missed_controls']} |"
+        for r in rc
+    )
+    rh = report["ranker_holdout"]
+    return f"""# Model card: dual-use classifier {version}
+
+**Decision support, not legal advice.** The model proposes; a person decides.
+
+## Intended use
+Reads a product description as an exporter writes it (English or Chinese) and proposes whether
+the item is likely dual-use in **China's** scope (China's 2026 licence catalogue, national items,
+the multilateral non-proliferation entries and the nuclear list; not Wassenaar-only entries) and
+which entry codes are the best candidates, with evidence. `needs_review` (calibrated probability in
+[{lo}, {hi})) is never auto-cleared. Not for: legal classification without review, military
+items (China's separate military list), technology/software transfers described only vaguely.
+
+## Model
+One shared featurisation (word 1-2 grams with Chinese characters as words, char_wb 2-4 grams,
+binned parameter tokens such as `__purity_nines_ge_5n__`; TF-IDF, sublinear, bounded vocabularies);
+a logistic regression calibrated with a sigmoid on grouped out-of-fold decisions
+(`CalibratedClassifierCV(ensemble=False)`); a linear SVM over {ds['codes']} entry codes fused with
+cosine retrieval over list texts and curated lines. The band was chosen on grouped out-of-fold
+predictions ({report['band_chosen_on']}) for recall >= {report['params']['target_recall']} with at
+most {report['params']['max_review_rate']:.0%} in review.
+
+## Data
+Dataset {ds['sha256']} ({ds['rows']} rows, {ds['positive']} positive), built by
+`python -m training build-dataset`:
+
+| source | rows | positive | with code |
+|---|---|---|---|
+{sources}
+
+Dropped: {json.dumps(ds['dropped'], ensure_ascii=False)}. Items whose only basis is an
+announcement suspended by Ann. 70/2025 are left out of the positives. The dev set is never
+trained on (identical curated lines would be dropped).
+
+## Metrics
+Dual-use, flagged = `likely_dual_use` or `needs_review`.
+
+| evaluation | n | precision | recall | ROC AUC | needs_review |
+|---|---|---|---|---|---|
+{row("in-distribution, grouped 5-fold CV, all rows", oof.get("all"))}
+{row("in-distribution, grouped CV, list text / goods names", oof.get("list_text"))}
+{row("grouped CV, curated realistic lines", oof.get("curated"))}
+
+Out of distribution (realistic descriptions, `python -m training evaluate tests/data/dev_products.jsonl`):
+
+| file | n | precision | recall | ROC AUC | needs_review |
+|---|---|---|---|---|---|
+{dev_block}
+
+Code ranker on a seeded 20% of curated lines (n={rh.get('n')}): top-1 {rh.get('top1')}, top-3
+{rh.get('top3')} (optimistic: paraphrases of one item can sit on both sides).
+
+Risk-coverage (dev set if present, else training out-of-fold): a wider review band decides fewer
+descriptions automatically and gets fewer of them wrong.
+
+| band | coverage | risk | missed controls |
+|---|---|---|---|
+{rc_rows}
+
+## Known failure modes
+- Wording far from both list text and curated examples (brand names, part numbers only) falls
+  back on weak evidence; the probability then drifts toward the band.
+- Parameters are read by pattern (value + unit); unusual units or ranges written in words are
+  missed, and thresholds are learned as coarse bins, not read from the provision's logic.
+- Technology/software items described generically are hard to separate from equipment.
+- US x9xx and Wassenaar-only items are negatives for China's scope by design; candidates still show
+  them with status `multilateral_only`.
+- Suspended national items (Ann. 70/2025) are not positives until the suspension ends; retrain then.
+
+## Reproduce
+`python -m training all` (build-dataset, train, publish; {report['timings']['total_s']} s of training here).
+"""
