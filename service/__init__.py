@@ -5,14 +5,24 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import text
 
-from service import auth, classify_api, codes_api, health, limits, logs, metrics, parties_api
+from service import (
+    assessments_api,
+    auth,
+    classify_api,
+    codes_api,
+    health,
+    limits,
+    logs,
+    metrics,
+    parties_api,
+)
 from service.db import make_engine, metadata
 from service.problems import register_error_handlers
 from service.reference import load_reference
 from service.settings import Settings
 
 # Each area registers its blueprint and state in ``init_app(app)``, in this order.
-AREAS = (health, codes_api, classify_api, parties_api)
+AREAS = (health, codes_api, classify_api, parties_api, assessments_api)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -320,13 +320,15 @@ class AuditStore:
         })
         return _review(row)
 
-    def iter_reviews(self) -> Iterator[ReviewedAssessment]:
-        """Every review in chain order, joined to its assessment's request and response."""
+    def iter_reviews(self, org_id: int | None = None) -> Iterator[ReviewedAssessment]:
+        """Reviews (of one organisation, or all) in chain order, with their assessment."""
         query = (
             select(reviews, assessments.c.request, assessments.c.response)
             .join(assessments, assessments.c.id == reviews.c.assessment_id)
             .order_by(reviews.c.seq)
         )
+        if org_id is not None:
+            query = query.where(reviews.c.org_id == org_id)
         # Closed explicitly: PostgreSQL streams through a server-side cursor.
         with self.engine.connect() as conn, closing(
             conn.execution_options(yield_per=500).execute(query)

@@ -67,6 +67,13 @@ def all_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_reviews_cmd(args: argparse.Namespace) -> int:
+    """Turn reviews in the audit database into training/data/reviews/reviews-<date>.jsonl."""
+    from training.reviews import main as export_reviews
+
+    return export_reviews(Path(args.reviews_dir), args.database_url, args.organisation)
+
+
 # One entry per subcommand: (handler, extra arguments). Adding a command is adding a line.
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], list[tuple[str, dict]]]] = {
     "build-dataset": (build_dataset_cmd, []),
@@ -77,6 +84,12 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], list[tuple[str, d
                                                      "training/out (default: CURRENT)"})]),
     "publish": (publish_cmd, []),
     "all": (all_cmd, []),
+    "export-reviews": (export_reviews_cmd, [
+        ("--reviews-dir", {"default": str(REPO / "training" / "data" / "reviews"),
+                           "help": "where reviews-<date>.jsonl is written"}),
+        ("--database-url", {"default": None, "help": "audit database (default: DATABASE_URL)"}),
+        ("--organisation", {"default": None, "help": "export only this organisation's reviews"}),
+    ]),
 }
 
 

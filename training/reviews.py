@@ -78,12 +78,16 @@ def latest_per_assessment(reviewed: Iterable[ReviewedAssessment]) -> list[Review
     return list(latest.values())
 
 
-def export_reviews(store: AuditStore, out_dir: Path = REVIEWS_DIR,
-                   day: date | None = None) -> ExportResult:
-    """Write ``reviews-<day>.jsonl`` from every review in the audit store (replacing that file)."""
+def export_reviews(store: AuditStore, out_dir: Path = REVIEWS_DIR, day: date | None = None,
+                   org_id: int | None = None) -> ExportResult:
+    """Write ``reviews-<day>.jsonl`` from the audit store's reviews (replacing that file).
+
+    ``org_id`` limits the export to one organisation's reviews, for when only some
+    organisations agreed to their descriptions being used for training.
+    """
     day = day or datetime.now(UTC).date()
     lines, skipped = [], 0
-    for reviewed in latest_per_assessment(store.iter_reviews()):
+    for reviewed in latest_per_assessment(store.iter_reviews(org_id)):
         line = training_line(reviewed)
         if line is None:
             skipped += 1
@@ -95,14 +99,28 @@ def export_reviews(store: AuditStore, out_dir: Path = REVIEWS_DIR,
     return ExportResult(path, len(lines), skipped)
 
 
-def main(out_dir: Path = REVIEWS_DIR, database_url: str | None = None) -> int:
+def main(out_dir: Path = REVIEWS_DIR, database_url: str | None = None,
+         organisation: str | None = None) -> int:
     """Export from the configured audit database and say what was written."""
-    from service.db import make_engine
+    from sqlalchemy import select
+
+    from service.auth import organisations
+    from service.db import make_engine, metadata
     from service.settings import Settings
 
     engine = make_engine(database_url or Settings().database_url)
     try:
-        result = export_reviews(AuditStore(engine), out_dir)
+        metadata.create_all(engine)
+        org_id = None
+        if organisation is not None:
+            with engine.connect() as conn:
+                org_id = conn.scalar(
+                    select(organisations.c.id).where(organisations.c.name == organisation)
+                )
+            if org_id is None:
+                print(f"no organisation named {organisation!r}")
+                return 1
+        result = export_reviews(AuditStore(engine), out_dir, org_id=org_id)
     finally:
         engine.dispose()
     print(f"wrote {result.written} review lines to {result.path} "
