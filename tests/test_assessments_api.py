@@ -10,6 +10,7 @@ own, which is exactly the isolation under test.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from service import create_app
 from service.schemas import NOTICE
@@ -79,11 +81,23 @@ def description_labelled(app: Flask, label: str) -> str:
     pytest.skip(f"the shipped model labels no dev description {label!r}")
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    """The real app on its own SQLite file, shared by this module's tests."""
-    database = tmp_path_factory.mktemp("assessments") / "audit.db"
-    return create_app(Settings(database_url=f"sqlite:///{database}"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The real app on a fresh SQLite file or PostgreSQL schema, shared by this module's tests."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('assessments') / 'audit.db'}"
+    else:
+        url = os.environ.get("TEST_DATABASE_URL", "")
+        if not url:
+            pytest.skip("TEST_DATABASE_URL not set")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app(Settings(database_url=url))
+    yield app
+    app.extensions["engine"].dispose()
 
 
 @pytest.fixture
