@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, g
@@ -59,13 +60,17 @@ def create(body: AssessmentRequest) -> Response:
 
 @bp.get("/<assessment_id>")
 @endpoint(response=Decision, auth=True, tags=TAGS)
-def get(assessment_id: str) -> Decision:
+def get(assessment_id: str) -> Response:
     """One of your organisation's assessments as recorded, with its reviews."""
     record = current_app.extensions["audit"].get(g.org.id, assessment_id)
     if record is None:
         raise _not_found(assessment_id)
-    return Decision.model_validate(
-        {**record.response, "reviews": [_review(r).model_dump() for r in record.reviews]}
+    # The recorded JSON verbatim, not re-validated: a record must read back exactly as it was
+    # filed, even after the response model has grown new fields.
+    reviews = [_review(r).model_dump(mode="json") for r in record.reviews]
+    return Response(
+        json.dumps({**record.response, "reviews": reviews}, ensure_ascii=False),
+        mimetype="application/json",
     )
 
 
