@@ -187,7 +187,8 @@ def gunicorn(url: str, workdir: Path) -> Iterator[str]:
                     time.sleep(0.3)
             yield base
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
 
 

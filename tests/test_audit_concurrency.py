@@ -89,7 +89,8 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         wait_ready(base, process, tmp_path / "gunicorn.log")
         yield base, key
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         log.close()
 
