@@ -18,15 +18,8 @@ from service.artifacts import Manifest, load_verified, resolve_version
 from service.catalogue import Catalogue
 from service.features import Parameter, extract_parameters
 from service.schemas.classify import (
-    Candidate,
     Classification,
-    DualUse,
-    Evidence,
     Label,
-    ModelRef,
-    ParameterComparison,
-    ParameterValue,
-    ProvisionMatch,
 )
 from service.scorer import Scorer, Vector
 
@@ -54,13 +47,17 @@ class Classifier:
         lo, hi = model["band"]
         self.band = (float(lo), float(hi))
         self.scorer = Scorer(model["dual_use"], model["ranker"], model["index"])
-        self._model_ref = ModelRef(version=version)
+        self._model_dict = {"version": version}
         names = self.scorer.feature_names
         char_block = self.scorer.blocks[0]
         # Char n-grams explain little to a reader; terms come from the word and parameter blocks.
         self._readable = np.ones(len(names), dtype=bool)
-        self._readable[char_block.offset : char_block.offset + len(char_block.idf)] = False
+        self._readable[char_block.offset : char_block.offset + char_block.size] = False
         self._names = [_CJK_GAP.sub("", str(n)) for n in names]
+        starts = self.scorer.index_starts
+        self._index_ends = np.r_[starts[1:], len(self.scorer.index_texts)]
+        self._listed = np.array([bool(t) for t in self.scorer.index_texts])
+        self._provision_parameters: dict[int, list[Parameter]] = {}
 
     @classmethod
     def load(
@@ -88,113 +85,96 @@ class Classifier:
         vector = self.scorer.vector(text)
         probability = self.scorer.probability(vector)
         scores, sims = self.scorer.code_scores(vector)
-        return self._result(text, vector, probability, scores, sims)
+        return self._result(vector, probability, scores, sims)
 
     def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
         """Classify many descriptions with one set of matrix products."""
         if not texts:
             return []
-        probabilities, scores, vectors = self.scorer.score_batch(texts)
+        probabilities, scores, sims, vectors = self.scorer.score_batch(texts)
         return [
-            self._result(text, vector, float(p), row, None)
-            for text, vector, p, row in zip(texts, vectors, probabilities, scores, strict=True)
+            self._result(vector, float(p), scores[i], sims[i])
+            for i, (vector, p) in enumerate(zip(vectors, probabilities, strict=True))
         ]
 
     def _result(
-        self,
-        text: str,
-        vector: Vector,
-        probability: float,
-        scores: np.ndarray,
-        sims: np.ndarray | None,
+        self, vector: Vector, probability: float, scores: np.ndarray, sims: np.ndarray
     ) -> Classification:
-        top = np.argpartition(-scores, self.top_k)[: self.top_k]
-        top = top[np.argsort(-scores[top])]
-        shifted = SCORE_SHARPNESS * (scores - scores[top[0]])
-        weights = np.exp(shifted)
+        k = min(self.top_k, len(scores))
+        top = np.argsort(-scores) if k == len(scores) else np.argpartition(-scores, k)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")][:k]
+        weights = np.exp(SCORE_SHARPNESS * (scores - scores[top[0]]))
         share = weights[top] / weights.sum()
-        if sims is None:
-            sims = self.scorer.similarities(vector)
-        params = extract_parameters(text)
-        contributions = vector.values[:, None] * self.scorer.rank_weights[vector.indices][
-            :, top
-        ].toarray()
-        candidates = [
-            self._candidate(int(c), float(s), vector, contributions[:, i], sims, params)
-            for i, (c, s) in enumerate(zip(top, share, strict=True))
-        ]
+        parameters = [p.as_dict() for p in vector.parameters]
+        features = self.scorer.contributions(vector, top)
+        candidates = []
+        for c, s, pushed in zip(top, share, features, strict=True):
+            code = self.scorer.codes[c]
+            provision, doc = self._best_provision(int(c), sims)
+            title, lists, status = self._describe(code, provision)
+            candidates.append({
+                "code": code,
+                "title": title,
+                "score": round(min(max(float(s), 0.0), 1.0), 4),
+                "lists": lists,
+                "status": status,
+                "evidence": {
+                    "provision": provision,
+                    "terms": [self._names[j] for j in pushed[: MAX_TERMS * 3]
+                              if self._readable[j]][:MAX_TERMS],
+                    "parameters": parameters,
+                    "comparisons": self._compare(vector.parameters, doc) if provision else [],
+                },
+            })
         # Rounded so that the single and batched paths (different summation order) agree.
         probability = round(probability, 6)
-        return Classification(
-            dual_use=DualUse(probability=probability, label=self.label(probability)),
-            candidates=candidates,
-            model=self._model_ref,
-        )
+        # One validation of the nested dicts is far cheaper than building each model in Python.
+        return Classification.model_validate({
+            "dual_use": {"probability": probability, "label": self.label(probability)},
+            "candidates": candidates,
+            "model": self._model_dict,
+        })
 
-    def _candidate(
-        self,
-        class_index: int,
-        score: float,
-        vector: Vector,
-        contribution: np.ndarray,
-        sims: np.ndarray,
-        params: list[Parameter],
-    ) -> Candidate:
-        code = self.scorer.codes[class_index]
-        provision = self._best_provision(class_index, sims)
-        title, lists, status = self._describe(code, provision)
-        order = np.argsort(-contribution)
-        terms = [
-            self._names[vector.indices[j]]
-            for j in order[: MAX_TERMS * 3]
-            if contribution[j] > 0 and self._readable[vector.indices[j]]
-        ][:MAX_TERMS]
-        comparisons = _compare(params, provision.text) if provision else []
-        return Candidate(
-            code=code,
-            title=title,
-            score=round(min(max(score, 0.0), 1.0), 4),
-            lists=lists,
-            status=status,
-            evidence=Evidence(
-                provision=provision,
-                terms=terms,
-                parameters=[ParameterValue(**p.as_dict()) for p in params],  # type: ignore[arg-type]
-                comparisons=comparisons,
-            ),
-        )
+    def _best_provision(
+        self, class_index: int, sims: np.ndarray
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The indexed list text of this code most similar to the description, and its row."""
+        begin = int(self.scorer.index_starts[class_index])
+        end = int(self._index_ends[class_index])
+        listed = self._listed[begin:end]
+        if not listed.any():
+            return None, -1
+        local = np.where(listed, sims[begin:end], -np.inf)
+        best = begin + int(np.argmax(local))
+        match = {
+            "code": self.scorer.index_codes[best],
+            "text": self.scorer.index_texts[best],
+            "similarity": round(float(sims[best]), 4),
+        }
+        return match, best
 
-    def _best_provision(self, class_index: int, sims: np.ndarray) -> ProvisionMatch | None:
-        """The indexed list text of this code most similar to the description."""
-        starts = self.scorer.index_starts
-        begin = int(starts[class_index])
-        end = int(starts[class_index + 1]) if class_index + 1 < len(starts) else len(sims)
-        texts = self.scorer.index_texts
-        best, best_sim = -1, -1.0
-        for j in range(begin, end):
-            if texts[j] and sims[j] > best_sim:
-                best, best_sim = j, float(sims[j])
-        if best < 0:
-            return None
-        return ProvisionMatch(
-            code=self.scorer.index_codes[best], text=texts[best], similarity=round(best_sim, 4)
-        )
+    def _compare(self, params: Sequence[Parameter], doc: int) -> list[dict[str, Any]]:
+        """Description parameters next to the provision's values of the same quantity."""
+        if not params:
+            return []
+        found = self._provision_parameters.get(doc)
+        if found is None:
+            found = extract_parameters(self.scorer.index_texts[doc])
+            self._provision_parameters[doc] = found  # texts are immutable: a plain cache
+        return _compare(params, found)
 
     def _describe(
-        self, code: str, provision: ProvisionMatch | None
+        self, code: str, provision: dict[str, Any] | None
     ) -> tuple[str, list[str], Any]:
         """Title, lists and China-scope status from the catalogue (the code itself if unknown)."""
         record = self.catalogue.get(code) if self.catalogue is not None else None
         if record is None:
-            return (provision.text[:120] if provision else code), [], "not_listed"
+            return (provision["text"][:120] if provision else code), [], "not_listed"
         return record.title, list(record.lists), record.status
 
 
-def _compare(params: list[Parameter], provision_text: str) -> list[ParameterComparison]:
-    """Description parameters next to the provision's values of the same quantity."""
-    if not params:
-        return []
-    found = extract_parameters(provision_text)
+def _compare(params: Sequence[Parameter], found: list[Parameter]) -> list[dict[str, Any]]:
+    """Description parameters next to a provision's values of the same quantity."""
     out = []
     for param in params:
         for limit in found:
@@ -205,11 +185,11 @@ def _compare(params: list[Parameter], provision_text: str) -> list[ParameterComp
                 else "below" if param.value < limit.value * (1 - 1e-9)
                 else "equal"
             )
-            out.append(ParameterComparison(
-                quantity=param.quantity,
-                description_value=param.value,
-                provision_value=limit.value,
-                provision_text=limit.text,
-                relation=relation,
-            ))
+            out.append({
+                "quantity": param.quantity,
+                "description_value": param.value,
+                "provision_value": limit.value,
+                "provision_text": limit.text,
+                "relation": relation,
+            })
     return out[:8]

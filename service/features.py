@@ -185,7 +185,7 @@ def extract_parameters(text: str) -> list[Parameter]:
             found.append(Parameter("purity_nines", nines, "N", match.group(0)))
     for match in _X_G.finditer(text):
         value = _to_float(match.group(1).replace(",", ""))
-        if value is not None:
+        if value is not None and math.isfinite(value):
             found.append(Parameter("acceleration_g", value, "x g", match.group(0)))
     for match in _QUANTITY_RE.finditer(text):
         unit = match.group(4)
@@ -195,7 +195,7 @@ def extract_parameters(text: str) -> list[Parameter]:
 
         for raw in filter(None, (match.group(1), match.group(2))):
             value = _to_float(raw)
-            if value is None:
+            if value is None or not math.isfinite(value):
                 continue
             if quantity == "temperature_k" and unit != "K":
                 value += 273.15
@@ -264,10 +264,16 @@ def parameter_tokens(params: Iterable[Parameter]) -> list[str]:
     return tokens
 
 
+def prepare_with_parameters(text: str) -> tuple[tuple[str, str, str], list[Parameter]]:
+    """The three model-input strings of a description and the parameters read from it."""
+    norm = normalise(text)
+    params = extract_parameters(text)
+    return (norm, space_cjk(norm), " ".join(parameter_tokens(params))), params
+
+
 def prepare_one(text: str) -> tuple[str, str, str]:
     """One description as the three model-input strings (see ``COLUMNS``)."""
-    norm = normalise(text)
-    return norm, space_cjk(norm), " ".join(parameter_tokens(extract_parameters(text)))
+    return prepare_with_parameters(text)[0]
 
 
 def prepare(texts: Sequence[str]) -> np.ndarray:

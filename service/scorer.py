@@ -2,9 +2,9 @@
 
 scikit-learn spends most of a single prediction in input validation, sparse-matrix plumbing and
 estimator dispatch. Here the fitted vectorisers' analysers, vocabularies and idf vectors and the
-classifiers' coefficients are read out once; scoring a text is tokenising it, a few dictionary
-look-ups and two small dot products. ``tests/test_scorer.py`` checks that the results equal the
-pipelines' own ``predict_proba`` within 1e-6.
+classifiers' coefficients are read out once; scoring a text is tokenising it, dictionary look-ups
+and a few numpy gathers over the coefficient rows of the features it has.
+``tests/test_scorer.py`` checks the results against the pipelines' own outputs within 1e-6.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
-from service.features import COLUMNS, prepare_one
+from service.features import COLUMNS, Parameter, prepare_with_parameters
 
 
 @dataclass(frozen=True)
@@ -31,19 +29,53 @@ class _Block:
 
     column: int
     offset: int
+    size: int
     analyse: Callable[[str], list[str]]
     vocabulary: dict[str, int]
-    idf: np.ndarray
-    sublinear: bool
     weight: float
 
 
 @dataclass(frozen=True)
 class Vector:
-    """A sparse feature vector: sorted column indices and values."""
+    """A description's sparse feature vector (sorted column indices) and the parameters read."""
 
     indices: np.ndarray
     values: np.ndarray
+    parameters: tuple[Parameter, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A CSR matrix whose rows are features, as plain arrays for fast gathers."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_columns: int
+
+    @classmethod
+    def of(cls, matrix: sparse.spmatrix) -> _Rows:
+        m = sparse.csr_matrix(matrix)
+        m.sort_indices()
+        return cls(m.indptr.astype(np.int64), m.indices.astype(np.int64),
+                   m.data.astype(np.float64), m.shape[1])
+
+    def gather(self, rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(column, weight x value) for every stored entry of the given rows, row by row."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        # positions = concatenated ranges [start, end) of every row, without a Python loop
+        shift = starts - (np.cumsum(lengths) - lengths)
+        positions = np.repeat(shift, lengths) + np.arange(total)
+        return self.indices[positions], self.data[positions] * np.repeat(weights, lengths)
+
+    def dot(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``weights @ matrix[rows]`` as a dense vector over the columns."""
+        columns, products = self.gather(rows, weights)
+        return np.bincount(columns, weights=products, minlength=self.n_columns)
 
 
 class Scorer:
@@ -57,23 +89,31 @@ class Scorer:
         features = dual_use.named_steps["features"]
         if ranker.named_steps["features"] is not features:
             raise ValueError("The dual-use model and the ranker must share one featurisation.")
-        self.blocks = _compile_features(features)
-        self.n_features = sum(len(b.idf) for b in self.blocks)
+        self.blocks, idf = _compile_features(features)
+        self.idf = idf
+        self.n_features = len(idf)
         self.feature_names = np.concatenate(
-            [_names(b.vocabulary, len(b.idf)) for b in self.blocks]
+            [_names(b.vocabulary, b.size) for b in self.blocks]
         )
+        self._block_starts = np.array([b.offset for b in self.blocks], dtype=np.int64)
+        self._block_weights = np.array([b.weight for b in self.blocks])
         calibrated = _single_calibrated(dual_use.named_steps["clf"])
-        base: LogisticRegression = calibrated.estimator
+        base = calibrated.estimator
         self.coef = np.asarray(base.coef_, dtype=np.float64).ravel()
         self.intercept = float(base.intercept_[0])
         calibrator = calibrated.calibrators[0]
         self.a, self.b = float(calibrator.a_), float(calibrator.b_)
-        clf: LinearSVC = ranker.named_steps["clf"]
+        clf = ranker.named_steps["clf"]
         self.codes: list[str] = [str(c) for c in clf.classes_]
-        # Rows are features: a query's few hundred features gather a few hundred rows.
-        self.rank_weights = sparse.csr_matrix(clf.coef_.T, dtype=np.float64)
-        self.rank_intercept = np.asarray(clf.intercept_, dtype=np.float64)
-        self.index_t: sparse.csr_matrix = index["matrix_t"]
+        coef = sparse.csr_matrix(clf.coef_, dtype=np.float64)
+        intercept = np.asarray(clf.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1 and len(self.codes) == 2:
+            # A two-class SVM keeps one row for the second class; the first is its mirror.
+            coef, intercept = sparse.vstack([-coef, coef]).tocsr(), np.r_[-intercept, intercept]
+        self.rank_weights = _Rows.of(coef.T)  # features x codes
+        self.rank_intercept = intercept
+        self.index = _Rows.of(index["matrix_t"])  # features x indexed texts
+        self.index_matrix_t = sparse.csr_matrix(index["matrix_t"], dtype=np.float64)
         self.index_codes: list[str] = index["codes"]
         self.index_texts: list[str] = index["texts"]
         self.index_starts = np.asarray(index["starts"], dtype=np.int64)
@@ -84,33 +124,34 @@ class Scorer:
 
     def vector(self, text: str) -> Vector:
         """The feature vector of one description (same values as the pipeline's features)."""
-        return self.vector_prepared(prepare_one(text))
+        columns, parameters = prepare_with_parameters(text)
+        return self.vector_prepared(columns, tuple(parameters))
 
-    def vector_prepared(self, columns: Sequence[str]) -> Vector:
+    def vector_prepared(self, columns: Sequence[str], parameters: tuple[Parameter, ...] = ()) -> Vector:
         """The feature vector of one prepared row (see ``service.features.prepare``)."""
-        idx_parts: list[np.ndarray] = []
-        val_parts: list[np.ndarray] = []
+        counts: dict[int, int] = {}
+        get = counts.get
         for block in self.blocks:
-            counts: dict[int, int] = {}
-            vocabulary = block.vocabulary
+            vocabulary, offset = block.vocabulary, block.offset
             for term in block.analyse(columns[block.column]):
                 j = vocabulary.get(term)
                 if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            if block.sublinear:
-                tf = np.log(tf) + 1.0
-            val = tf * block.idf[idx]
-            val *= block.weight / np.sqrt(val @ val)
-            order = np.argsort(idx)
-            idx_parts.append(idx[order] + block.offset)
-            val_parts.append(val[order])
-        if not idx_parts:
-            return Vector(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        return Vector(np.concatenate(idx_parts), np.concatenate(val_parts))
+                    j += offset
+                    counts[j] = get(j, 0) + 1
+        if not counts:
+            return Vector(np.zeros(0, dtype=np.int64), np.zeros(0), parameters)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        order = np.argsort(idx)
+        idx, tf = idx[order], tf[order]
+        val = (np.log(tf) + 1.0) * self.idf[idx]  # every block uses sublinear tf (checked)
+        # Each block is l2-normalised on its own, then weighted, as ColumnTransformer does.
+        block = np.searchsorted(self._block_starts, idx, side="right") - 1
+        squares = np.bincount(block, weights=val * val, minlength=len(self.blocks))
+        scale = np.zeros(len(self.blocks))
+        present = squares > 0
+        scale[present] = self._block_weights[present] / np.sqrt(squares[present])
+        return Vector(idx, val * scale[block], parameters)
 
     def matrix(self, vectors: Sequence[Vector]) -> sparse.csr_matrix:
         """Stack vectors into a CSR matrix."""
@@ -132,16 +173,25 @@ class Scorer:
 
     def rank_decision(self, vector: Vector) -> np.ndarray:
         """The ranker's decision value for each of ``self.codes``."""
-        rows = self.rank_weights[vector.indices]
-        return np.asarray(rows.T @ vector.values) + self.rank_intercept
+        return self.rank_weights.dot(vector.indices, vector.values) + self.rank_intercept
+
+    def contributions(self, vector: Vector, code_indices: Sequence[int]) -> list[np.ndarray]:
+        """For each code, the vector's features that pushed its score up, strongest first."""
+        columns, products = self.rank_weights.gather(vector.indices, vector.values)
+        rows = self.rank_weights
+        feature = np.repeat(vector.indices, rows.indptr[vector.indices + 1] - rows.indptr[vector.indices])
+        out = []
+        for code in code_indices:
+            mine = (columns == code) & (products > 0)
+            out.append(feature[mine][np.argsort(-products[mine], kind="stable")])
+        return out
 
     def similarities(self, vector: Vector) -> np.ndarray:
         """Cosine similarity of the description to every indexed text (indexed features only)."""
         start = int(np.searchsorted(vector.indices, self.index_first))
         indices, values = vector.indices[start:], vector.values[start:]
         norm = float(np.sqrt(values @ values)) or 1.0
-        rows = self.index_t[indices]
-        return np.asarray(rows.T @ (values / norm), dtype=np.float64).ravel()
+        return self.index.dot(indices, values / norm)
 
     def code_scores(self, vector: Vector) -> tuple[np.ndarray, np.ndarray]:
         """Fused score per code (higher is better) and the similarities they used."""
@@ -149,8 +199,10 @@ class Scorer:
         best = np.maximum.reduceat(sims, self.index_starts) if len(sims) else sims
         return self.rank_decision(vector) + self.fusion * best, sims
 
-    def score_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[Vector]]:
-        """P(dual-use) and fused code scores for many descriptions, as sparse matrix products."""
+    def score_batch(
+        self, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Vector]]:
+        """P(dual-use), fused code scores and similarities for many texts, as matrix products."""
         vectors = [self.vector(text) for text in texts]
         x = self.matrix(vectors)
         decision = x @ self.coef + self.intercept
@@ -158,36 +210,45 @@ class Scorer:
         indexed = x[:, self.index_first :]
         norms = np.sqrt(np.asarray(indexed.multiply(indexed).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        sims = (sparse.diags(1.0 / norms) @ indexed @ self.index_t[self.index_first :]).toarray()
+        sims = (sparse.diags(1.0 / norms) @ indexed @ self.index_matrix_t[self.index_first :])
+        sims = sims.toarray()
         best = np.maximum.reduceat(sims, self.index_starts, axis=1)
-        scores = (x @ self.rank_weights).toarray() + self.rank_intercept + self.fusion * best
-        return probabilities, scores, vectors
+        ranked = x @ self._rank_matrix()
+        scores = np.asarray(ranked.todense()) + self.rank_intercept + self.fusion * best
+        return probabilities, scores, sims, vectors
+
+    def _rank_matrix(self) -> sparse.csr_matrix:
+        rows = self.rank_weights
+        return sparse.csr_matrix((rows.data, rows.indices, rows.indptr),
+                                 shape=(self.n_features, rows.n_columns))
 
 
-def _compile_features(features: ColumnTransformer) -> list[_Block]:
+def _compile_features(features: ColumnTransformer) -> tuple[list[_Block], np.ndarray]:
     """Read out the fitted column transformer's vectorisers, in output order."""
     weights = features.transformer_weights or {}
     blocks: list[_Block] = []
+    idfs = []
     offset = 0
     for name, vectorizer, column in features.transformers_:
         if name == "remainder":
             continue
         if not isinstance(vectorizer, TfidfVectorizer) or vectorizer.norm != "l2":
             raise TypeError(f"Cannot compile feature block {name!r}: {type(vectorizer).__name__}")
-        if vectorizer.lowercase or vectorizer.binary or not vectorizer.use_idf:
+        if (vectorizer.lowercase or vectorizer.binary or not vectorizer.use_idf
+                or not vectorizer.sublinear_tf):
             raise TypeError(f"Feature block {name!r} uses options the scorer does not support.")
         idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         blocks.append(_Block(
             column=_column_index(column),
             offset=offset,
+            size=len(idf),
             analyse=vectorizer.build_analyzer(),
             vocabulary=vectorizer.vocabulary_,
-            idf=idf,
-            sublinear=bool(vectorizer.sublinear_tf),
             weight=float(weights.get(name, 1.0)),
         ))
+        idfs.append(idf)
         offset += len(idf)
-    return blocks
+    return blocks, np.concatenate(idfs)
 
 
 def _column_index(column: Any) -> int:

@@ -12,7 +12,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "training" / "out"
 ARTIFACTS = REPO / "artifacts"
-DEV_SET = REPO / "tests" / "data" / "dev_products.jsonl"
+# Realistic descriptions never trained on: evaluated after training, for the record only.
+EVALUATION_SETS = {
+    "dev": REPO / "tests" / "data" / "dev_products.jsonl",
+    "holdout": REPO / "tests" / "data" / "holdout_products.jsonl",
+}
 
 
 def build_dataset_cmd(args: argparse.Namespace) -> int:
@@ -32,9 +36,12 @@ def train_cmd(args: argparse.Namespace) -> int:
     """Train on training/out/dataset.jsonl; write model.joblib and report.json beside it."""
     from training.publish import train_to_dir
 
-    report = train_to_dir(Path(args.out), dev_set=DEV_SET if DEV_SET.is_file() else None)
-    print(json.dumps({"band": report["band"], "timings": report["timings"],
-                      "oof": report["oof"], "dev": report.get("dev")}, ensure_ascii=False))
+    sets = {name: path for name, path in EVALUATION_SETS.items() if path.is_file()}
+    report = train_to_dir(Path(args.out), sets)
+    evaluation = {name: e["metrics"] for name, e in report.get("evaluation", {}).items()}
+    print(json.dumps({"band": report["band"], "timings": report["timings"], "oof": report["oof"],
+                      "ranker_holdout": report["ranker_holdout"], "evaluation": evaluation},
+                     ensure_ascii=False))
     return 0
 
 

@@ -22,7 +22,11 @@ from service.reference import ReferenceData, clean_control_code, load_reference,
 REPO = Path(__file__).resolve().parent.parent
 CURATED_GLOB = "training/data/curated/*.jsonl"
 REVIEWS_GLOB = "training/data/reviews/*.jsonl"
-DEV_SET = REPO / "tests" / "data" / "dev_products.jsonl"
+# Evaluation files: their texts never enter the training data.
+EVALUATION_FILES = (
+    REPO / "tests" / "data" / "dev_products.jsonl",
+    REPO / "tests" / "data" / "holdout_products.jsonl",
+)
 
 # How much one row of each source counts in training (curated realistic wording matters most).
 WEIGHTS = {
@@ -131,7 +135,7 @@ def build_dataset(
     curated = sorted(REPO.glob(CURATED_GLOB)) if curated is None else curated
     reviews = sorted(REPO.glob(REVIEWS_GLOB)) if reviews is None else reviews
     if exclude_texts is None:
-        exclude_texts = _dev_texts()
+        exclude_texts = _evaluation_texts()
     dropped: Counter[str] = Counter()
     rows: list[Row] = []
     rows += _list_rows(reference, catalogue)
@@ -343,9 +347,11 @@ def _dedupe(rows: list[Row], dropped: Counter[str]) -> list[Row]:
     return list(best.values())
 
 
-def _dev_texts() -> set[str]:
-    """Normalised texts of the evaluation file, so that none of them is ever trained on."""
-    if not DEV_SET.is_file():
-        return set()
-    with DEV_SET.open(encoding="utf-8") as handle:
-        return {" ".join(json.loads(line)["text"].split()) for line in handle if line.strip()}
+def _evaluation_texts() -> set[str]:
+    """Normalised texts of the evaluation files, so that none of them is ever trained on."""
+    texts: set[str] = set()
+    for path in EVALUATION_FILES:
+        if path.is_file():
+            with path.open(encoding="utf-8") as handle:
+                texts |= {" ".join(json.loads(line)["text"].split()) for line in handle if line.strip()}
+    return texts

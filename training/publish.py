@@ -46,23 +46,33 @@ def _catalogue() -> Catalogue:
 
 
 def train_to_dir(
-    out: Path, dev_set: Path | None = None, catalogue: Catalogue | None = None
+    out: Path,
+    evaluation_sets: dict[str, Path] | None = None,
+    catalogue: Catalogue | None = None,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train on ``out/dataset.jsonl``; write ``out/model.joblib`` and ``out/report.json``."""
+    """Train on ``out/dataset.jsonl``; write ``out/model.joblib`` and ``out/report.json``.
+
+    ``evaluation_sets`` (name to labelled JSONL) are evaluated for the record only.
+    """
     stats = json.loads((out / "dataset_stats.json").read_text(encoding="utf-8"))
     rows = read_dataset(out / "dataset.jsonl")
-    result = train(rows)
+    result = train(rows, params)
     started = time.perf_counter()
     joblib.dump(result.model, out / MODEL_FILE, compress=("zlib", 6))
     report = {**result.report, "band": list(result.band), "dataset": stats}
     report["timings"]["save_s"] = round(time.perf_counter() - started, 2)
-    if dev_set is not None:
-        # Reported only: nothing is tuned on this file.
+    if evaluation_sets:
+        # Reported only: nothing is tuned on these files.
         classifier = Classifier(result.model, "out", catalogue or _catalogue())
-        lines = read_labelled(dev_set)
-        report["dev"] = evaluate(classifier, lines)
-        report["dev_risk_coverage"] = risk_coverage_rows(classifier, lines)
-        report["dev_file"] = str(dev_set.relative_to(REPO)) if dev_set.is_relative_to(REPO) else str(dev_set)
+        report["evaluation"] = {}
+        for name, path in evaluation_sets.items():
+            lines = read_labelled(path)
+            report["evaluation"][name] = {
+                "file": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+                "metrics": evaluate(classifier, lines),
+                "risk_coverage": risk_coverage_rows(classifier, lines),
+            }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
     return report
@@ -158,11 +168,14 @@ def _retire_old_versions(artifacts: Path, keep: str) -> None:
 
 
 def _metrics(report: dict[str, Any]) -> dict[str, Any]:
+    evaluation = report.get("evaluation", {})
     return {
         "in_distribution_grouped_cv": report["oof"],
         "ranker_holdout": report["ranker_holdout"],
-        "out_of_distribution_dev": report.get("dev"),
-        "dev_risk_coverage": report.get("dev_risk_coverage"),
+        "out_of_distribution": {name: e["metrics"] for name, e in evaluation.items()},
+        "out_of_distribution_risk_coverage": {
+            name: e["risk_coverage"] for name, e in evaluation.items()
+        },
         "train_risk_coverage": report["risk_coverage"],
         "timings_s": report["timings"],
     }
@@ -173,9 +186,9 @@ def model_card(version: str, report: dict[str, Any]) -> str:
     ds = report["dataset"]
     lo, hi = report["band"]
     oof = report["oof"]
-    dev = report.get("dev")
+    evaluation = report.get("evaluation", {})
 
-    def row(name: str, m: dict[str, Any] | None) -> str:
+    def cv_row(name: str, m: dict[str, Any] | None) -> str:
         if not m:
             return f"| {name} | n/a | | | | |"
         return (f"| {name} | {m['n']} | {m.get('precision')} | {m.get('recall')} | "
@@ -185,17 +198,19 @@ def model_card(version: str, report: dict[str, Any]) -> str:
         f"| {name} | {s['rows']} | {s['positive']} | {s['with_code']} |"
         for name, s in ds["sources"].items()
     )
-    dev_block = "No dev file was evaluated." if not dev else (
-        f"| dev_products.jsonl | {dev['n']} | {dev['dual_use']['precision']} | "
-        f"{dev['dual_use']['recall']} | {dev['dual_use']['roc_auc']} | "
-        f"{dev['needs_review_rate']} |\n\n"
-        f"Entry codes on its {dev['codes']['n']} lines with a code: top-1 {dev['codes']['top1']}, "
-        f"top-3 {dev['codes']['top3']}. False negatives {dev['dual_use']['false_negatives']}, "
-        f"false positives {dev['dual_use']['false_positives']}."
-    )
-    rc = report.get("dev_risk_coverage") or report["risk_coverage"]
+    ood_rows = "\n".join(
+        f"| `{e['file']}` | {m['n']} | {m['dual_use']['precision']} | {m['dual_use']['recall']} | "
+        f"{m['dual_use']['roc_auc']} | {m['dual_use']['false_negatives']} | "
+        f"{m['dual_use']['false_positives']} | {m['needs_review_rate']} | "
+        f"{m['codes']['top1']} / {m['codes']['top3']} (n={m['codes']['n']}) |"
+        for e in evaluation.values()
+        for m in [e["metrics"]]
+    ) or "| (no evaluation file present) | | | | | | | | |"
+    rc_name, rc = next(((n, e["risk_coverage"]) for n, e in evaluation.items()),
+                       ("training out-of-fold", report["risk_coverage"]))
     rc_rows = "\n".join(
-        f"| [{r['band'][0]}, {r['band'][1]}) | {r['coverage']} | {r['risk']} | {r['missed_controls']} |"
+        f"| [{r['band'][0]}, {r['band'][1]}) | {r['coverage']} | {r['risk']} | "
+        f"{r['missed_controls']} |"
         for r in rc
     )
     rh = report["ranker_holdout"]
@@ -207,18 +222,19 @@ def model_card(version: str, report: dict[str, Any]) -> str:
 Reads a product description as an exporter writes it (English or Chinese) and proposes whether
 the item is likely dual-use in **China's** scope (China's 2026 licence catalogue, national items,
 the multilateral non-proliferation entries and the nuclear list; not Wassenaar-only entries) and
-which entry codes are the best candidates, with evidence. `needs_review` (calibrated probability in
-[{lo}, {hi})) is never auto-cleared. Not for: legal classification without review, military
-items (China's separate military list), technology/software transfers described only vaguely.
+which entry codes are the best candidates, with evidence. `needs_review` (calibrated probability
+in [{lo}, {hi})) is never auto-cleared. Not for: legal classification without review, military
+items (China's separate military list), technology or software described only vaguely.
 
 ## Model
 One shared featurisation (word 1-2 grams with Chinese characters as words, char_wb 2-4 grams,
-binned parameter tokens such as `__purity_nines_ge_5n__`; TF-IDF, sublinear, bounded vocabularies);
-a logistic regression calibrated with a sigmoid on grouped out-of-fold decisions
-(`CalibratedClassifierCV(ensemble=False)`); a linear SVM over {ds['codes']} entry codes fused with
-cosine retrieval over list texts and curated lines. The band was chosen on grouped out-of-fold
-predictions ({report['band_chosen_on']}) for recall >= {report['params']['target_recall']} with at
-most {report['params']['max_review_rate']:.0%} in review.
+binned parameter tokens such as `__purity_nines_ge_5n__`; TF-IDF, sublinear, bounded
+vocabularies); a logistic regression calibrated with a sigmoid on out-of-fold decisions
+(`CalibratedClassifierCV(ensemble=False)`); a linear SVM over {ds['codes']} entry codes fused
+with cosine retrieval over list texts and curated lines. The band was chosen on out-of-fold
+predictions ({report['band_chosen_on']}) for recall >= {report['params']['target_recall']}
+with at most {report['params']['max_review_rate']:.0%} in review. Nothing was tuned on the
+evaluation files below.
 
 ## Data
 Dataset {ds['sha256']} ({ds['rows']} rows, {ds['positive']} positive), built by
@@ -229,44 +245,49 @@ Dataset {ds['sha256']} ({ds['rows']} rows, {ds['positive']} positive), built by
 {sources}
 
 Dropped: {json.dumps(ds['dropped'], ensure_ascii=False)}. Items whose only basis is an
-announcement suspended by Ann. 70/2025 are left out of the positives. The dev set is never
-trained on (identical curated lines would be dropped).
+announcement suspended by Ann. 70/2025 are left out of the positives. No line of an evaluation
+file is ever trained on (identical lines are dropped at build time).
 
 ## Metrics
-Dual-use, flagged = `likely_dual_use` or `needs_review`.
+Dual-use counts `likely_dual_use` and `needs_review` as flagged.
+
+In distribution (out-of-fold, `python -m training train`):
 
 | evaluation | n | precision | recall | ROC AUC | needs_review |
 |---|---|---|---|---|---|
-{row("in-distribution, grouped 5-fold CV, all rows", oof.get("all"))}
-{row("in-distribution, grouped CV, list text / goods names", oof.get("list_text"))}
-{row("grouped CV, curated realistic lines", oof.get("curated"))}
+{cv_row("whole entries held out (grouped 5-fold), all rows", oof.get("entry_grouped_all"))}
+{cv_row("whole entries held out, list text and goods names", oof.get("entry_grouped_list_text"))}
+{cv_row("whole entries held out, curated lines", oof.get("entry_grouped_curated"))}
+{cv_row("curated lines held out, entry's list text known", oof.get("curated_entry_known"))}
 
-Out of distribution (realistic descriptions, `python -m training evaluate tests/data/dev_products.jsonl`):
+Out of distribution (realistic descriptions never trained on;
+`python -m training evaluate FILE`):
 
-| file | n | precision | recall | ROC AUC | needs_review |
-|---|---|---|---|---|---|
-{dev_block}
+| file | n | precision | recall | ROC AUC | FN | FP | needs_review | codes top-1 / top-3 |
+|---|---|---|---|---|---|---|---|---|
+{ood_rows}
 
 Code ranker on a seeded 20% of curated lines (n={rh.get('n')}): top-1 {rh.get('top1')}, top-3
 {rh.get('top3')} (optimistic: paraphrases of one item can sit on both sides).
 
-Risk-coverage (dev set if present, else training out-of-fold): a wider review band decides fewer
-descriptions automatically and gets fewer of them wrong.
+Risk-coverage on {rc_name}: a wider review band decides fewer descriptions automatically and
+gets fewer of them wrong.
 
 | band | coverage | risk | missed controls |
 |---|---|---|---|
 {rc_rows}
 
 ## Known failure modes
-- Wording far from both list text and curated examples (brand names, part numbers only) falls
-  back on weak evidence; the probability then drifts toward the band.
-- Parameters are read by pattern (value + unit); unusual units or ranges written in words are
+- Wording far from both list text and curated examples (brand names, part numbers only) gives
+  weak evidence; such descriptions drift into the review band.
+- Parameters are read by pattern (value + unit); unusual units or values written in words are
   missed, and thresholds are learned as coarse bins, not read from the provision's logic.
-- Technology/software items described generically are hard to separate from equipment.
-- US x9xx and Wassenaar-only items are negatives for China's scope by design; candidates still show
-  them with status `multilateral_only`.
-- Suspended national items (Ann. 70/2025) are not positives until the suspension ends; retrain then.
+- Technology and software items described generically are hard to tell from the equipment.
+- US x9xx and Wassenaar-only items are negatives for China's scope by design; candidates still
+  show them with status `multilateral_only`.
+- Suspended national items (Ann. 70/2025) are not positives; retrain when the suspension ends.
 
 ## Reproduce
-`python -m training all` (build-dataset, train, publish; {report['timings']['total_s']} s of training here).
+`python -m training all` (build-dataset, train, publish): {report['timings']['total_s']} s of
+training on this machine.
 """

@@ -1,0 +1,180 @@
+"""Classification in process: the compiled scorer against the sklearn pipelines it was compiled from.
+
+Measures single-description latency, batched throughput, scaling with description length and
+batch size, model load time and (from the manifest) training time, on the shipped model, and
+writes the ``classify`` section of docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import table, write_section  # noqa: E402
+
+from service.artifacts import load_verified, resolve_version  # noqa: E402
+from service.catalogue import Catalogue  # noqa: E402
+from service.classifier import Classifier  # noqa: E402
+from service.features import prepare  # noqa: E402
+from service.reference import load_reference  # noqa: E402
+
+TEXTS = [
+    "Sm2Co17 samarium-cobalt permanent magnet rings, 28 MGOe, for servo motors",
+    "区熔锗锭 5N, 3 kg",
+    "consumer quadcopter 249 g, 4K camera",
+    "Gallium arsenide wafers 6 inch, semi-insulating, EPD < 5000 cm-2",
+    "高纯氧化锑 99.99% 粉末 25kg/桶",
+    "cotton t-shirts, 100% cotton, size M, 500 pcs",
+    "Centrifuge rotor tube, carbon fibre composite, 90,000 rpm",
+    "Pressure transmitter 0-10 bar, 4-20 mA HART, 316L diaphragm",
+    "硝酸铵化肥 50 kg袋装",
+    "Frequency synthesizer 2-18 GHz, switching time 100 us, phase noise -110 dBc/Hz",
+]
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall-clock seconds of ``repeat`` calls, GC paused."""
+    gc.collect()
+    gc.disable()
+    try:
+        out = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+        return out
+    finally:
+        gc.enable()
+
+
+def per_text_us(fn: Callable[[str], object], texts: Sequence[str], rounds: int) -> list[float]:
+    """Microseconds per call of ``fn(text)`` over every text, ``rounds`` times."""
+    samples: list[float] = []
+    for _ in range(rounds):
+        for text in texts:
+            samples += [t * 1e6 for t in timed(lambda text=text: fn(text), 1)]
+    return samples
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    """Run the benchmark and write its section."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30, help="passes over the sample texts")
+    parser.add_argument("--batch-total", type=int, default=5000, help="descriptions per batch run")
+    args = parser.parse_args()
+
+    artifacts = ROOT / "artifacts"
+    version = resolve_version(artifacts)
+    catalogue = Catalogue.from_reference(load_reference(ROOT / "data" / "reference"))
+    loads = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model, manifest = load_verified(artifacts / version)
+        classifier = Classifier(model, manifest.version, catalogue)
+        loads.append(time.perf_counter() - start)
+    dual, ranker = model["dual_use"], model["ranker"]
+    scorer = classifier.scorer
+    for text in TEXTS:  # warm up caches and lazy imports on both paths
+        classifier.classify(text)
+        dual.predict_proba(prepare([text]))
+
+    def sklearn_one(text: str) -> None:
+        x = prepare([text])
+        dual.predict_proba(x)
+        ranker.decision_function(x)
+
+    def scorer_one(text: str) -> None:
+        vector = scorer.vector(text)
+        scorer.probability(vector)
+        scorer.code_scores(vector)
+
+    single = {
+        "sklearn pipelines (baseline)": per_text_us(sklearn_one, TEXTS, max(3, args.rounds // 5)),
+        "compiled scorer (probability + code scores)": per_text_us(scorer_one, TEXTS, args.rounds),
+        "Classifier.classify (scores, top-5, evidence, pydantic)": per_text_us(
+            classifier.classify, TEXTS, args.rounds
+        ),
+    }
+    base = statistics.median(single["sklearn pipelines (baseline)"])
+    single_rows = [
+        [name, f"{statistics.median(s):.0f}", f"{quantile(s, 0.95):.0f}",
+         f"{base / statistics.median(s):.1f}"]
+        for name, s in single.items()
+    ]
+
+    corpus = (TEXTS * (args.batch_total // len(TEXTS) + 1))[: args.batch_total]
+
+    def throughput(fn: Callable[[list[str]], object], batch: int, total: int) -> float:
+        chunks = [corpus[i : i + batch] for i in range(0, total, batch)]
+        seconds = min(timed(lambda: [fn(c) for c in chunks], 2))
+        return total / seconds
+
+    def sklearn_batch(texts: list[str]) -> None:
+        x = prepare(texts)
+        dual.predict_proba(x)
+        ranker.decision_function(x)
+
+    batch_rows = [
+        ["sklearn pipelines (baseline)", 256, f"{throughput(sklearn_batch, 256, len(corpus)):.0f}"],
+        ["compiled scorer, score_batch", 256,
+         f"{throughput(scorer.score_batch, 256, len(corpus)):.0f}"],
+    ]
+    for size in (1, 16, 64, 256):
+        total = min(len(corpus), 1000 if size == 1 else len(corpus))
+        batch_rows.append([f"Classifier.classify_batch (full results)", size,
+                           f"{throughput(classifier.classify_batch, size, total):.0f}"])
+
+    length_rows = []
+    for length in (100, 1_000, 10_000):
+        text = (" ".join(TEXTS) * (length // 400 + 1))[:length]
+        s = per_text_us(classifier.classify, [text], max(5, args.rounds // 3))
+        b = per_text_us(sklearn_one, [text], 5)
+        length_rows.append([f"{length:,} chars", f"{statistics.median(s):.0f}",
+                            f"{statistics.median(b):.0f}",
+                            f"{statistics.median(b) / statistics.median(s):.1f}"])
+
+    timings = manifest.metrics.get("timings_s", {})
+    size_mb = (artifacts / version / "model.joblib").stat().st_size / 1e6
+    median_classify = statistics.median(single["Classifier.classify (scores, top-5, evidence, pydantic)"])
+    best_batch = max(float(r[2]) for r in batch_rows[2:])
+    body = f"""Model {version} ({size_mb:.1f} MB on disk, {scorer.n_features:,} features, {len(scorer.codes)} codes).
+Single descriptions: the 10 sample texts, {args.rounds} passes, GC paused; the sklearn baseline runs
+the same fitted pipelines (`predict_proba` + `decision_function` on one prepared row).
+
+{table(["path, one description", "median µs", "p95 µs", "× faster than sklearn"], single_rows)}
+
+Batched, {len(corpus):,} descriptions in chunks:
+
+{table(["path", "batch size", "descriptions/s"], batch_rows)}
+
+Description length (single `classify` vs sklearn pipelines):
+
+{table(["length", "classify median µs", "sklearn median µs", "× faster"], length_rows)}
+
+Model load (verify SHA-256 + unpickle + compile): {min(loads):.2f} s best of 3.
+Training (from the manifest, `python -m training train`): {json.dumps(timings)}.
+
+Bars: classify median {median_classify:.0f} µs (≤ 1000 µs) and best batched
+{best_batch:,.0f} descriptions/s (≥ 5,000/s).
+"""
+    print(body)
+    write_section("classify", "Classification in process", "python bench/bench_classify.py", body)
+
+
+if __name__ == "__main__":
+    main()
