@@ -99,3 +99,12 @@ def test_a_pipeline_with_an_unknown_feature_block_is_refused(model: dict) -> Non
     ranker = type(dual)([("features", features), ("clf", model["ranker"].named_steps["clf"])])
     with pytest.raises(TypeError, match="Cannot compile"):
         Scorer(broken, ranker, model["index"])
+
+
+def test_fast_char_ngrams_are_the_vectoriser_s_own(model: dict, scorer: Scorer) -> None:
+    features = model["dual_use"].named_steps["features"]
+    sklearn_char = features.named_transformers_["char"].build_analyzer()
+    fast_char = scorer.blocks[0].analyse
+    for text in [*TEXTS, "a", "ab", "abc", "  a  bb\tccc\n dddd  ", "Ω≈ç√ 锗 锗锭 区熔锗锭"]:
+        column = prepare([text])[0, 0]
+        assert sorted(fast_char(column)) == sorted(sklearn_char(column)), text
