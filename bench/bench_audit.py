@@ -40,6 +40,7 @@ from service.auth import create_key, organisations
 from service.db import make_engine, metadata
 
 ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 4
 BODIES: list[dict[str, Any]] = [
     {
         "item": {"description": "Sm2Co17 samarium-cobalt permanent magnet rings, 28 MGOe",
@@ -226,6 +227,17 @@ def load(send: Callable[[int], tuple[int, float, str]], requests: int,
     }
 
 
+def _combined(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one endpoint as one result: median throughput, worst tail, all ids."""
+    return {
+        "rps": statistics.median(r["rps"] for r in results),
+        "p50": statistics.median(r["p50"] for r in results),
+        "p99": max(r["p99"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "ids": set().union(*(r["ids"] for r in results)),
+    }
+
+
 def bench_http(url: str, requests: int, threads: int, workdir: Path) -> dict[str, Any]:
     """Bare endpoint, then assessments; then every id must be stored and the chain intact."""
     engine, _, key = prepared(url)
@@ -239,8 +251,14 @@ def bench_http(url: str, requests: int, threads: int, workdir: Path) -> dict[str
                         {**BODIES[n % len(BODIES)], "reference": f"bench-{n}"}, key)
 
         load(bare, 50, 4)  # warm-up: workers forked, pages touched
-        bare_result = load(bare, requests, threads)
-        assess_result = load(assess, requests, threads)
+        # Alternating rounds, so a burst of other work on the machine hits both sides alike.
+        rounds = [
+            (load(bare, requests // ROUNDS, threads), load(assess, requests // ROUNDS, threads))
+            for _ in range(ROUNDS)
+        ]
+    bare_result = _combined([b for b, _ in rounds])
+    assess_result = _combined([a for _, a in rounds])
+    assess_result["ratio"] = statistics.median(a["rps"] / b["rps"] for b, a in rounds)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -269,8 +287,11 @@ def main() -> None:
     args = parser.parse_args()
 
     backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    # Other work on the same 2 cores moves these numbers a lot; say how busy the machine was.
+    load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="duc-bench-audit-"))
     store_rows, http_rows = [], []
+    expected = args.assessments // ROUNDS * ROUNDS
     failed = []
     for kind in backends:
         for threads in (1, 8):
@@ -283,17 +304,17 @@ def main() -> None:
         with fresh_database(kind, args.postgres, workdir) as url:
             h = bench_http(url, args.assessments, args.threads, workdir)
         bare, assess = h["bare"], h["assess"]
-        ratio = assess["rps"] / bare["rps"]
+        ratio = assess["ratio"]
         http_rows.append((
             kind, args.threads, f"{bare['rps']:.0f}", f"{assess['rps']:.0f}", f"{ratio:.2f}",
             f"{assess['p50']:.1f}", f"{assess['p99']:.1f}", assess["errors"],
-            f"{h['stored']}/{args.assessments}", h["lost"],
+            f"{h['stored']}/{expected}", h["lost"],
             "intact" if h["verify_ok"] else "BROKEN", f"{h['verify_s']:.2f}",
         ))
         print(f"http  {kind:10} bare {bare['rps']:.0f} req/s, assessments {assess['rps']:.0f} "
               f"req/s ({ratio:.2f}x), p99 {assess['p99']:.1f} ms, lost {h['lost']}, "
               f"chain {'intact' if h['verify_ok'] else 'BROKEN'}", flush=True)
-        if h["lost"] or not h["verify_ok"] or assess["errors"] or h["stored"] != args.assessments:
+        if h["lost"] or not h["verify_ok"] or assess["errors"] or h["stored"] != expected:
             failed.append(kind)
 
     store_table = table(["backend", "threads", "rows", "appends/s", "verify rows/s"], store_rows)
@@ -314,10 +335,13 @@ def main() -> None:
         "Through the real server (`gunicorn -c gunicorn.conf.py`, 2 sync workers, rate limits "
         "off): the same Python client (urllib, one connection per request, "
         f"{args.threads} threads, sharing the 2 cores with the server) loads the bare endpoint "
-        "and then POST /v1/assessments (classify, screen, rules, audit write) with mixed "
-        "bodies. `stored` counts rows in the audit table afterwards; `lost` counts answered ids "
-        "missing from it. The design bar is ≥ 0.20 × bare with zero lost records.\n\n"
-        + http_table,
+        f"and POST /v1/assessments (classify, screen, rules, audit write) with mixed bodies in "
+        f"{ROUNDS} alternating rounds; req/s are medians over rounds and `× bare` the median of "
+        "the per-round ratios. `stored` counts rows in the audit table afterwards; `lost` counts "
+        "answered ids missing from it. The design bar is ≥ 0.20 × bare with zero lost records.\n\n"
+        + http_table + f"\n\nLoad average (1 min) before the run: {load_before:.2f}; under a "
+        "load of about 3 from other jobs, PostgreSQL fell to about 0.11 x bare here, so compare "
+        "runs only at similar load.",
     )
     if failed:
         raise SystemExit(f"audit benchmark found lost records or a broken chain on {failed}")
