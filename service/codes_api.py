@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, current_app
 
 from service.catalogue import Catalogue, normalise_code
 from service.contract import endpoint
-from service.problems import NotFound, Unprocessable
+from service.problems import NotFound
 from service.schemas.codes import (
     CodeDetail,
     CodeSearchQuery,
@@ -16,6 +16,7 @@ from service.schemas.codes import (
     HsCodeMatch,
     HsHeading,
     HsLookup,
+    HsPath,
     SearchHit,
 )
 
@@ -74,16 +75,10 @@ def search_codes(query: CodeSearchQuery) -> CodeSearchResults:
 
 
 @bp.get("/v1/hs/<hs_code>")
-@endpoint(response=HsLookup, tags=TAGS)
+@endpoint(path=HsPath, response=HsLookup, tags=TAGS)
 def hs_lookup(hs_code: str) -> HsLookup:
     """Control codes whose customs codes match an HS code (2-10 digits, prefix-aware)."""
     digits = re.sub(r"[\s.]", "", hs_code)
-    if not re.fullmatch(r"\d{2,10}", digits):
-        message = "an HS code has 2 to 10 digits (dots and spaces are ignored)"
-        raise Unprocessable(
-            f"path.hs_code: {message}",
-            errors=[{"location": ["path", "hs_code"], "message": message, "type": "value_error"}],
-        )
     result = _catalogue().by_hs(digits)
     if not result.headings and not result.matches:
         raise NotFound(f"No HS 2022 heading and no control code for customs code {digits}.")

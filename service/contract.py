@@ -24,6 +24,7 @@ class Contract:
     summary: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    path: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
     auth: bool = False
@@ -34,6 +35,7 @@ def endpoint(
     *,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
+    path: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
     auth: bool = False,
@@ -41,18 +43,21 @@ def endpoint(
 ) -> Callable[[View], View]:
     """Validate the request against pydantic models and render the returned model as JSON.
 
-    The view receives ``body=`` and/or ``query=`` model instances; with ``auth`` the caller's
-    organisation is in ``g.org``. It returns a model, ``(model, status)`` or a Response.
+    The view receives ``body=`` and/or ``query=`` model instances and its path arguments
+    (validated by ``path`` when given); with ``auth`` the caller's organisation is in ``g.org``.
+    It returns a model, ``(model, status)`` or a Response.
     """
 
     def decorate(view: View) -> View:
         summary = (view.__doc__ or view.__name__).strip().splitlines()[0]
-        contract = Contract(summary, body, query, response, status, auth, tags)
+        contract = Contract(summary, body, query, path, response, status, auth, tags)
 
         @functools.wraps(view)
         def wrapper(**path_args: Any) -> Response:
             if contract.auth:
                 g.org = current_app.extensions["auth"].authenticate(request)
+            if contract.path is not None:
+                path_args = dict(_parse(contract.path, path_args, "path"))
             if contract.query is not None:
                 path_args["query"] = _parse(contract.query, request.args.to_dict(), "query")
             if contract.body is not None:
@@ -139,8 +144,14 @@ def openapi_spec(app: Flask, title: str, version: str) -> dict[str, Any]:
         path = rule.rule.replace("<", "{").replace(">", "}")
         path = "/".join(p.split(":")[-1] if p.startswith("{") else p for p in path.split("/"))
         path = path.replace("{path:", "{")
+        path_props = contract.path.model_json_schema()["properties"] if contract.path else {}
         params = [
-            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": arg,
+                "in": "path",
+                "required": True,
+                "schema": {k: v for k, v in path_props.get(arg, {"type": "string"}).items() if k != "title"},
+            }
             for arg in sorted(rule.arguments)
         ]
         if contract.query is not None:
@@ -202,7 +213,7 @@ def _error_statuses(contract: Contract) -> list[tuple[int, str]]:
     statuses = [(404, "Not found")]
     if contract.body is not None:
         statuses += [(400, "Malformed JSON"), (413, "Body too large"), (415, "Not JSON")]
-    if contract.body is not None or contract.query is not None:
+    if contract.body is not None or contract.query is not None or contract.path is not None:
         statuses.append((422, "Validation error"))
     if contract.auth:
         statuses += [(401, "Missing or unknown API key"), (429, "Rate limit exceeded")]

@@ -11,13 +11,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    Strict,
     StringConstraints,
     model_validator,
 )
 
 from service.parties import PartyHit
 from service.rules import EndUse, EndUserType, Outcome, Purpose
+from service.schemas import IsoDate
 from service.schemas.classify import Candidate, DualUse
 
 DESCRIPTION_MAX_CHARS = 10_000
@@ -118,8 +118,7 @@ class AssessmentRequest(Closed):
     prc_rare_earth_content: bool = Field(
         False, description="Foreign-made item with >= 0.1% PRC rare-earth value (Ann. 61/2025)."
     )
-    # Strict: a number would otherwise be read as a Unix timestamp.
-    as_of: Annotated[date, Strict()] | None = Field(
+    as_of: IsoDate | None = Field(
         None, description="Evaluate the rules in force on this date (YYYY-MM-DD; default today)."
     )
     reference: Annotated[str, StringConstraints(max_length=100)] | None = Field(

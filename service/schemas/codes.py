@@ -151,3 +151,12 @@ class HsLookup(BaseModel):
     )
     reference_data: str
     notice: str = NOTICE
+
+
+class HsPath(BaseModel):
+    """An HS code in a path: 2 to 10 digits, dots or spaces allowed between them."""
+
+    hs_code: str = Field(
+        pattern=r"^\d{2}(?:[. ]?\d){0,8}$",
+        description="2 to 10 digits, e.g. 8541 or 2805.30.19.10",
+    )

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.parties import DEFAULT_THRESHOLD, PartyHit
 from service.rules import Outcome
-from service.schemas import NOTICE
+from service.schemas import NOTICE, IsoDate
 
 
 def _not_blank(name: str) -> str:
@@ -85,7 +85,7 @@ class RulesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(None, description="ISO date; default today.")
+    as_of: IsoDate | None = Field(None, description="ISO date; default today.")
 
 
 class RulesResponse(BaseModel):
