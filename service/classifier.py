@@ -53,7 +53,7 @@ class Classifier:
         # Char n-grams explain little to a reader; terms come from the word and parameter blocks.
         self._readable = np.ones(len(names), dtype=bool)
         self._readable[char_block.offset : char_block.offset + char_block.size] = False
-        self._names = [_CJK_GAP.sub("", str(n)) for n in names]
+        self._names = [readable_term(str(n)) for n in names]
         starts = self.scorer.index_starts
         self._index_ends = np.r_[starts[1:], len(self.scorer.index_texts)]
         self._listed = np.array([bool(t) for t in self.scorer.index_texts])
@@ -171,6 +171,27 @@ class Classifier:
         if record is None:
             return (provision["text"][:120] if provision else code), [], "not_listed"
         return record.title, list(record.lists), record.status
+
+
+def readable_term(feature: str) -> str:
+    """A feature name as a reader would write it: ``__mass_g_lt_250g__`` -> ``mass < 250g``."""
+    if not (feature.startswith("__") and feature.endswith("__")):
+        return _CJK_GAP.sub("", feature)
+    body = feature.strip("_")
+    for op, sign in (("_ge_", " >= "), ("_lt_", " < ")):
+        if op in body:
+            quantity, label = body.split(op, 1)
+            return f"{_QUANTITY_NAMES.get(quantity, quantity)}{sign}{label}"
+    return f"{_QUANTITY_NAMES.get(body, body)} stated"
+
+
+_QUANTITY_NAMES = {
+    "purity_nines": "purity", "mass_g": "mass", "length_m": "size", "frequency_hz": "frequency",
+    "power_w": "power", "energy_density_whkg": "energy density", "density_gcm3": "density",
+    "pressure_pa": "pressure", "temperature_k": "temperature", "rotation_rpm": "speed",
+    "speed_ms": "speed", "energy_product_mgoe": "energy product", "time_s": "time",
+    "voltage_v": "voltage", "current_a": "current", "volume_l": "volume", "percent": "percentage",
+}
 
 
 def _compare(params: Sequence[Parameter], found: list[Parameter]) -> list[dict[str, Any]]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from service.catalogue import REUSED_NUMBERS, Catalogue, normalise_code
@@ -30,16 +31,16 @@ EVALUATION_FILES = (
 
 # How much one row of each source counts in training (curated realistic wording matters most).
 WEIGHTS = {
-    "curated": 4.0,
-    "review": 4.0,
+    "curated": 10.0,
+    "review": 10.0,
     "national_item": 2.0,
     "list_text": 1.0,
     "list_text_us": 0.5,
     "wassenaar_only": 0.6,
     "us_x9xx": 0.4,
     "decontrol_note": 0.3,
-    "hs_description": 0.7,
-    "cn_goods_name": 0.5,
+    "hs_description": 0.3,
+    "cn_goods_name": 0.2,
 }
 # Numbers China reuses for other items: the EU/US wording is no proxy for China's item, except
 # for cryptography (5A002) and UAVs (9A012), where both lists describe the same kind of goods.
@@ -58,6 +59,19 @@ CN_CONTROLLED_TERMS = (
 )
 NOT_ITEM_TEXT = ("not used", "reserved", "note", "technical note", "n.b.", "nb:", "notes")
 SYNTHETIC_PREFIX = "CN-NAT-"
+# Commercial specifications (quantities, packing, sizes, mains ratings) that say nothing about
+# control. Real descriptions carry them whatever the item; list text and goods names do not, so
+# without this the model learns "has a quantity" as a sign of control. They are appended to a
+# seeded share of list-text rows and of ordinary-goods rows alike, which makes them uninformative.
+SPEC_SHARE = 0.35
+SPECS_EN = ("{n} kg net", "packed in {n} kg drums", "{n} pcs", "qty {n} sets", "{n} MT",
+            "size {a} x {b} mm", "length {a} mm", "{n} cartons", "220 V 50 Hz", "{n} L",
+            "gross weight {n} kg", "{a} x {b} x {c} cm", "lot of {n} units", "{n} g sample")
+SPECS_ZH = ("{n}公斤/袋", "{n}件", "数量{n}套", "{n}吨", "规格{a}×{b}mm", "长度{a}mm", "{n}箱",
+            "220V 50Hz", "{n}升", "毛重{n}公斤", "{a}×{b}×{c}cm", "样品{n}克")
+SPEC_SOURCES = frozenset({"list_text", "list_text_us", "national_item", "wassenaar_only",
+                          "us_x9xx", "hs_description", "cn_goods_name"})
+SEED = 20261128
 CODE_IN_TEXT = re.compile(r"\b(\d[A-E]\d{3})(?:\.[a-z0-9]+)*")
 EDITORIAL_NOTE = re.compile(r"\s*\[Editorial note:[^\]]*\]")
 
@@ -147,7 +161,7 @@ def build_dataset(
         rows += _labelled_lines(path, "curated", catalogue, exclude_texts, dropped)
     for path in reviews:
         rows += _labelled_lines(path, "review", catalogue, exclude_texts, dropped)
-    return Dataset(_dedupe(rows, dropped), dropped)
+    return Dataset(_with_specs(_dedupe(rows, dropped)), dropped)
 
 
 def write_dataset(dataset: Dataset, out_dir: Path) -> Path:
@@ -325,6 +339,21 @@ def _labelled_row(
     group = stem(code) if code else (found.group(1) if found else f"{path.stem}:{number}")
     lang = item.get("lang") if item.get("lang") in ("en", "zh") else lang_of(text)
     return None, Row(text, lang, label, code, source, group, WEIGHTS[source])
+
+
+def _with_specs(rows: list[Row]) -> list[Row]:
+    """Append a neutral commercial specification to a seeded share of list and goods rows."""
+    rng = random.Random(SEED)
+    out = []
+    for row in rows:
+        if row.source in SPEC_SOURCES and rng.random() < SPEC_SHARE:
+            template = rng.choice(SPECS_ZH if row.lang == "zh" else SPECS_EN)
+            spec = template.format(n=rng.choice((1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)),
+                                   a=rng.randint(10, 900), b=rng.randint(10, 900),
+                                   c=rng.randint(10, 900))
+            row = replace(row, text=f"{row.text}, {spec}")
+        out.append(row)
+    return out
 
 
 def _dedupe(rows: list[Row], dropped: Counter[str]) -> list[Row]:

@@ -37,7 +37,7 @@ PARAMS: dict[str, Any] = {
     "fusion": 1.0,  # weight of the best cosine similarity added to the ranker's decision
     "cv_folds": 5,
     "band_cv": "row",
-    "target_recall": 0.97,
+    "target_recall": 0.95,
     "target_precision": 0.9,
     "max_review_rate": 0.20,
 }
