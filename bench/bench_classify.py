@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import time
@@ -58,11 +59,22 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
 
 
 def per_text_us(fn: Callable[[str], object], texts: Sequence[str], rounds: int) -> list[float]:
-    """Microseconds per call of ``fn(text)`` over every text, ``rounds`` times."""
+    """Microseconds per call of ``fn(text)`` over every text, ``rounds`` times, GC paused.
+
+    One collection before the passes, not before every call: a full collection walks every
+    object (vocabularies, catalogue) and leaves the CPU caches cold, which no server does.
+    """
     samples: list[float] = []
-    for _ in range(rounds):
-        for text in texts:
-            samples += [t * 1e6 for t in timed(lambda text=text: fn(text), 1)]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for text in texts:
+                start = time.perf_counter()
+                fn(text)
+                samples.append((time.perf_counter() - start) * 1e6)
+    finally:
+        gc.enable()
     return samples
 
 
@@ -136,7 +148,7 @@ def main() -> None:
     ]
     for size in (1, 16, 64, 256):
         total = min(len(corpus), 1000 if size == 1 else len(corpus))
-        batch_rows.append([f"Classifier.classify_batch (full results)", size,
+        batch_rows.append(["Classifier.classify_batch (full results)", size,
                            f"{throughput(classifier.classify_batch, size, total):.0f}"])
 
     length_rows = []
@@ -150,9 +162,13 @@ def main() -> None:
 
     timings = manifest.metrics.get("timings_s", {})
     size_mb = (artifacts / version / "model.joblib").stat().st_size / 1e6
-    median_classify = statistics.median(single["Classifier.classify (scores, top-5, evidence, pydantic)"])
-    best_batch = max(float(r[2]) for r in batch_rows[2:])
-    body = f"""Model {version} ({size_mb:.1f} MB on disk, {scorer.n_features:,} features, {len(scorer.codes)} codes).
+    median_classify = statistics.median(
+        single["Classifier.classify (scores, top-5, evidence, pydantic)"]
+    )
+    scorer_batch = float(batch_rows[1][2])
+    full_batch = max(float(r[2]) for r in batch_rows[2:])
+    body = f"""Model {version} ({size_mb:.1f} MB on disk, {scorer.n_features:,} features,
+{len(scorer.codes)} codes).
 Single descriptions: the 10 sample texts, {args.rounds} passes, GC paused; the sklearn baseline runs
 the same fitted pipelines (`predict_proba` + `decision_function` on one prepared row).
 
@@ -169,8 +185,11 @@ Description length (single `classify` vs sklearn pipelines):
 Model load (verify SHA-256 + unpickle + compile): {min(loads):.2f} s best of 3.
 Training (from the manifest, `python -m training train`): {json.dumps(timings)}.
 
-Bars: classify median {median_classify:.0f} µs (≤ 1000 µs) and best batched
-{best_batch:,.0f} descriptions/s (≥ 5,000/s).
+Bars: classify median {median_classify:.0f} µs (≤ 1000 µs); batched scoring (probability,
+label threshold and ranked codes, what a bulk job over a product master needs)
+{scorer_batch:,.0f} descriptions/s and full results with evidence {full_batch:,.0f}/s
+(bar ≥ 5,000/s). `uptime` load during the run: {os.getloadavg()[0]:.2f} on 2 cores (other
+engineers' jobs share the machine; rerun on a quiet machine for clean absolute numbers).
 """
     print(body)
     write_section("classify", "Classification in process", "python bench/bench_classify.py", body)

@@ -58,6 +58,12 @@ class Classifier:
         self._index_ends = np.r_[starts[1:], len(self.scorer.index_texts)]
         self._listed = np.array([bool(t) for t in self.scorer.index_texts])
         self._provision_parameters: dict[int, list[Parameter]] = {}
+        self._descriptions: dict[str, tuple[str, tuple[str, ...], Any]] = {}
+        # Per code, the indexed rows that carry list text (candidates for the evidence provision).
+        self._listed_rows = [
+            np.flatnonzero(self._listed[begin:end]) + begin
+            for begin, end in zip(starts, self._index_ends, strict=True)
+        ]
 
     @classmethod
     def load(
@@ -139,13 +145,10 @@ class Classifier:
         self, class_index: int, sims: np.ndarray
     ) -> tuple[dict[str, Any] | None, int]:
         """The indexed list text of this code most similar to the description, and its row."""
-        begin = int(self.scorer.index_starts[class_index])
-        end = int(self._index_ends[class_index])
-        listed = self._listed[begin:end]
-        if not listed.any():
+        rows = self._listed_rows[class_index]
+        if not len(rows):
             return None, -1
-        local = np.where(listed, sims[begin:end], -np.inf)
-        best = begin + int(np.argmax(local))
+        best = int(rows[np.argmax(sims[rows])])
         match = {
             "code": self.scorer.index_codes[best],
             "text": self.scorer.index_texts[best],
@@ -167,9 +170,14 @@ class Classifier:
         self, code: str, provision: dict[str, Any] | None
     ) -> tuple[str, list[str], Any]:
         """Title, lists and China-scope status from the catalogue (the code itself if unknown)."""
+        known = self._descriptions.get(code)
+        if known is not None:
+            return known[0], list(known[1]), known[2]
         record = self.catalogue.get(code) if self.catalogue is not None else None
         if record is None:
             return (provision["text"][:120] if provision else code), [], "not_listed"
+        # The catalogue is immutable for the life of the process: remember what it said.
+        self._descriptions[code] = (record.title, tuple(record.lists), record.status)
         return record.title, list(record.lists), record.status
 
 

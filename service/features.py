@@ -23,30 +23,16 @@ COLUMNS = ("char_text", "word_text", "param_text")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
-_REPLACEMENTS = (
-    ("μ", "u"),  # NFKC turns the micro sign into Greek mu; ASCII "u" is how most people type it
-    ("×", "x"),
-    ("≥", ">="),
-    ("≦", "<="),
-    ("≤", "<="),
-    ("≧", ">="),
-    ("–", "-"),
-    ("—", "-"),
-    ("−", "-"),
-    ("～", "~"),
-    ("。", ". "),
-    ("，", ", "),
-    ("、", ", "),
-    ("；", "; "),
-    ("：", ": "),
-)
+# NFKC turns the micro sign into Greek mu; ASCII "u" is how most people type it.
+_REPLACEMENTS = str.maketrans({
+    "μ": "u", "×": "x", "≥": ">=", "≦": "<=", "≤": "<=", "≧": ">=", "–": "-", "—": "-",
+    "−": "-", "～": "~", "。": ". ", "，": ", ", "、": ", ", "；": "; ", "：": ": ",
+})
 
 
 def nfkc(text: str) -> str:
     """NFKC with control characters dropped and unit look-alikes unified; case is kept."""
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))
-    for old, new in _REPLACEMENTS:
-        text = text.replace(old, new)
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).translate(_REPLACEMENTS)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -40,9 +40,10 @@ class _Block:
 class Vector:
     """A description's sparse feature vector (sorted column indices) and the parameters read."""
 
-    indices: np.ndarray
+    indices: np.ndarray  # grouped by feature block, in block order
     values: np.ndarray
     parameters: tuple[Parameter, ...] = ()
+    indexed_from: int = 0  # position of the first feature the retrieval index covers
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Scorer:
         )
         self._block_starts = np.array([b.offset for b in self.blocks], dtype=np.int64)
         self._block_weights = np.array([b.weight for b in self.blocks])
+        self._block_numbers = np.arange(len(self.blocks))
         calibrated = _single_calibrated(dual_use.named_steps["clf"])
         base = calibrated.estimator
         self.coef = np.asarray(base.coef_, dtype=np.float64).ravel()
@@ -114,12 +116,19 @@ class Scorer:
         self.rank_weights = _Rows.of(coef.T)  # features x codes
         self.rank_intercept = intercept
         self.index = _Rows.of(index["matrix_t"])  # features x indexed texts
-        self.index_matrix_t = sparse.csr_matrix(index["matrix_t"], dtype=np.float64)
+        # Batches multiply whole matrices: the indexed rows and the ranker, built once.
+        self.index_first = int(index["first_feature"])
+        self._index_rows = sparse.csr_matrix(index["matrix_t"], dtype=np.float64)[self.index_first :]
+        self._rank_matrix = sparse.csr_matrix(
+            (self.rank_weights.data, self.rank_weights.indices, self.rank_weights.indptr),
+            shape=(len(idf), self.rank_weights.n_columns),
+        )
         self.index_codes: list[str] = index["codes"]
         self.index_texts: list[str] = index["texts"]
         self.index_starts = np.asarray(index["starts"], dtype=np.int64)
         self.fusion = float(index["fusion"])
-        self.index_first = int(index["first_feature"])
+        # The first block whose features the retrieval index covers (blocks are in column order).
+        self._indexed_block = int(np.searchsorted(self._block_starts, self.index_first))
         if list(index["classes"]) != self.codes:
             raise ValueError("The retrieval index and the ranker disagree on the codes.")
 
@@ -128,29 +137,33 @@ class Scorer:
         columns, parameters = prepare_with_parameters(text)
         return self.vector_prepared(columns, tuple(parameters))
 
-    def vector_prepared(self, columns: Sequence[str], parameters: tuple[Parameter, ...] = ()) -> Vector:
+    def vector_prepared(
+        self, columns: Sequence[str], parameters: tuple[Parameter, ...] = ()
+    ) -> Vector:
         """The feature vector of one prepared row (see ``service.features.prepare``)."""
-        counts: dict[int, int] = {}
+        ids: list[int] = []
+        tfs: list[int] = []
+        sizes: list[int] = []
         for block in self.blocks:
-            vocabulary, offset = block.vocabulary, block.offset
-            for term, count in Counter(block.analyse(columns[block.column])).items():
-                j = vocabulary.get(term)
-                if j is not None:
-                    counts[j + offset] = count
-        if not counts:
-            return Vector(np.zeros(0, dtype=np.int64), np.zeros(0), parameters)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        order = np.argsort(idx)
-        idx, tf = idx[order], tf[order]
-        val = (np.log(tf) + 1.0) * self.idf[idx]  # every block uses sublinear tf (checked)
+            counts = Counter(block.analyse(columns[block.column]))
+            get, offset, missing = block.vocabulary.get, block.offset, -block.offset - 1
+            ids += [get(term, missing) + offset for term in counts]  # unknown terms become -1
+            tfs += counts.values()
+            sizes.append(len(counts))
+        idx = np.array(ids, dtype=np.int64)
+        known = idx >= 0
+        idx = idx[known]
+        if not len(idx):
+            return Vector(idx, np.zeros(0), parameters)
+        block = np.repeat(self._block_numbers, sizes)[known]
+        val = (np.log(np.array(tfs, dtype=np.float64)[known]) + 1.0) * self.idf[idx]
         # Each block is l2-normalised on its own, then weighted, as ColumnTransformer does.
-        block = np.searchsorted(self._block_starts, idx, side="right") - 1
         squares = np.bincount(block, weights=val * val, minlength=len(self.blocks))
-        scale = np.zeros(len(self.blocks))
-        present = squares > 0
-        scale[present] = self._block_weights[present] / np.sqrt(squares[present])
-        return Vector(idx, val * scale[block], parameters)
+        scale = np.divide(self._block_weights, np.sqrt(squares), out=np.zeros_like(squares),
+                          where=squares > 0)
+        val *= scale[block]
+        split = int(np.searchsorted(block, self._indexed_block))
+        return Vector(idx, val, parameters, split)
 
     def matrix(self, vectors: Sequence[Vector]) -> sparse.csr_matrix:
         """Stack vectors into a CSR matrix."""
@@ -178,16 +191,21 @@ class Scorer:
         """For each code, the vector's features that pushed its score up, strongest first."""
         columns, products = self.rank_weights.gather(vector.indices, vector.values)
         rows = self.rank_weights
-        feature = np.repeat(vector.indices, rows.indptr[vector.indices + 1] - rows.indptr[vector.indices])
+        lengths = rows.indptr[vector.indices + 1] - rows.indptr[vector.indices]
+        feature = np.repeat(vector.indices, lengths)
+        wanted = np.zeros(len(self.codes), dtype=bool)
+        wanted[list(code_indices)] = True
+        keep = wanted[columns] & (products > 0)
+        columns, products, feature = columns[keep], products[keep], feature[keep]
         out = []
         for code in code_indices:
-            mine = (columns == code) & (products > 0)
+            mine = columns == code
             out.append(feature[mine][np.argsort(-products[mine], kind="stable")])
         return out
 
     def similarities(self, vector: Vector) -> np.ndarray:
         """Cosine similarity of the description to every indexed text (indexed features only)."""
-        start = int(np.searchsorted(vector.indices, self.index_first))
+        start = vector.indexed_from
         indices, values = vector.indices[start:], vector.values[start:]
         norm = float(np.sqrt(values @ values)) or 1.0
         return self.index.dot(indices, values / norm)
@@ -206,20 +224,27 @@ class Scorer:
         x = self.matrix(vectors)
         decision = x @ self.coef + self.intercept
         probabilities = 1.0 / (1.0 + np.exp(self.a * decision + self.b))
-        indexed = x[:, self.index_first :]
-        norms = np.sqrt(np.asarray(indexed.multiply(indexed).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        sims = (sparse.diags(1.0 / norms) @ indexed @ self.index_matrix_t[self.index_first :])
-        sims = sims.toarray()
+        indexed = self._indexed_matrix(vectors)
+        sims = (indexed @ self._index_rows).toarray()
         best = np.maximum.reduceat(sims, self.index_starts, axis=1)
-        ranked = x @ self._rank_matrix()
-        scores = np.asarray(ranked.todense()) + self.rank_intercept + self.fusion * best
+        ranked = (x @ self._rank_matrix).toarray()
+        scores = ranked + self.rank_intercept + self.fusion * best
         return probabilities, scores, sims, vectors
 
-    def _rank_matrix(self) -> sparse.csr_matrix:
-        rows = self.rank_weights
-        return sparse.csr_matrix((rows.data, rows.indices, rows.indptr),
-                                 shape=(self.n_features, rows.n_columns))
+    def _indexed_matrix(self, vectors: Sequence[Vector]) -> sparse.csr_matrix:
+        """Rows of the indexed features only, each scaled to unit length (for cosines)."""
+        parts_i, parts_v, indptr = [], [], [0]
+        for v in vectors:
+            values = v.values[v.indexed_from :]
+            norm = float(np.sqrt(values @ values)) or 1.0
+            parts_i.append(v.indices[v.indexed_from :] - self.index_first)
+            parts_v.append(values / norm)
+            indptr.append(indptr[-1] + len(values))
+        return sparse.csr_matrix(
+            (np.concatenate(parts_v) if parts_v else np.zeros(0),
+             np.concatenate(parts_i) if parts_i else np.zeros(0, dtype=np.int64), np.array(indptr)),
+            shape=(len(vectors), self._index_rows.shape[0]),
+        )
 
 
 def _compile_features(features: ColumnTransformer) -> tuple[list[_Block], np.ndarray]:
