@@ -36,18 +36,25 @@ def nfkc(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_UNIT_WORDS = {"micron": " um", "microns": " um", "微米": " um", "纳米": " nm", "毫米": " mm",
+               "摄氏度": " °c", "℃": " °c"}
+_UNIT_WORD_RE = re.compile(r"(?<=\d)\s*(microns?|微米|纳米|毫米|摄氏度|℃)")
+
+
 def normalise(text: str) -> str:
     """The text every vectoriser sees: NFKC, case-folded, unit spellings unified."""
-    text = nfkc(text).casefold()
-    text = re.sub(r"(?<=\d)\s*(?:microns?|微米)", " um", text)
-    text = re.sub(r"(?<=\d)\s*(?:纳米)", " nm", text)
-    text = re.sub(r"(?<=\d)\s*(?:毫米)", " mm", text)
-    text = re.sub(r"(?<=\d)\s*(?:摄氏度|℃)", " °c", text)
+    return _normalise_nfkc(nfkc(text))
+
+
+def _normalise_nfkc(text: str) -> str:
+    text = _UNIT_WORD_RE.sub(lambda m: _UNIT_WORDS[m.group(1)], text.casefold())
     return _SPACES.sub(" ", text).strip()
 
 
 def space_cjk(text: str) -> str:
     """Put spaces around CJK characters so word n-grams become character n-grams for Chinese."""
+    if text.isascii():
+        return text
     return _SPACES.sub(" ", _CJK.sub(r" \1 ", text)).strip()
 
 
@@ -145,15 +152,18 @@ _QUANTITY_RE = re.compile(
     rf"(?<![A-Za-z0-9_.])({_NUMBER})(?:\s*(?:-|~|to|至|到)\s*({_NUMBER}))?(\s*)({_UNIT_ALT})"
     r"(?![A-Za-z0-9²³^]|-\d)"
 )
+_DIGIT = re.compile(r"\d")
 _PURITY_N = re.compile(r"(?<![A-Za-z0-9_.])(\d)\s?N(\d)?(?![A-Za-z0-9])")
 _X_G = re.compile(r"(?<![A-Za-z0-9_.])(\d[\d,]*)\s*x\s*g(?![A-Za-z])")
 
 
 def _to_float(raw: str) -> float | None:
     raw = raw.replace(" ", "")
-    mantissa, exponent = [*re.split(r"[x*]10\^?", raw, maxsplit=1), "0"][:2]
+    mantissa, exponent = raw, "0"
+    if "10" in raw and ("x" in raw or "*" in raw):
+        mantissa, exponent = [*re.split(r"[x*]10\^?", raw, maxsplit=1), "0"][:2]
     # "31,8" is a European decimal; "10,000" a thousands separator.
-    if re.fullmatch(r"\d{1,3}(,\d{3})+", mantissa):
+    if "," in mantissa and re.fullmatch(r"\d{1,3}(,\d{3})+", mantissa):
         mantissa = mantissa.replace(",", "")
     try:
         return float(mantissa.replace(",", ".")) * 10 ** float(exponent)
@@ -163,8 +173,13 @@ def _to_float(raw: str) -> float | None:
 
 def extract_parameters(text: str) -> list[Parameter]:
     """Values with units in a description (purity, MGOe, µm, GHz, kW, Wh/kg, kg, MPa, °C...)."""
-    text = nfkc(text)
+    return _parameters_nfkc(nfkc(text))
+
+
+def _parameters_nfkc(text: str) -> list[Parameter]:
     found: list[Parameter] = []
+    if not _DIGIT.search(text):
+        return found
     for match in _PURITY_N.finditer(text):
         nines = int(match.group(1)) + (int(match.group(2)) / 10 if match.group(2) else 0.0)
         if 2 <= nines <= 9:
@@ -252,8 +267,9 @@ def parameter_tokens(params: Iterable[Parameter]) -> list[str]:
 
 def prepare_with_parameters(text: str) -> tuple[tuple[str, str, str], list[Parameter]]:
     """The three model-input strings of a description and the parameters read from it."""
-    norm = normalise(text)
-    params = extract_parameters(text)
+    folded = nfkc(text)
+    norm = _normalise_nfkc(folded)
+    params = _parameters_nfkc(folded)
     return (norm, space_cjk(norm), " ".join(parameter_tokens(params))), params
 
 
