@@ -99,7 +99,6 @@ class Scorer:
         )
         self._block_starts = np.array([b.offset for b in self.blocks], dtype=np.int64)
         self._block_weights = np.array([b.weight for b in self.blocks])
-        self._block_numbers = np.arange(len(self.blocks))
         calibrated = _single_calibrated(dual_use.named_steps["clf"])
         base = calibrated.estimator
         self.coef = np.asarray(base.coef_, dtype=np.float64).ravel()
@@ -134,36 +133,49 @@ class Scorer:
 
     def vector(self, text: str) -> Vector:
         """The feature vector of one description (same values as the pipeline's features)."""
-        columns, parameters = prepare_with_parameters(text)
-        return self.vector_prepared(columns, tuple(parameters))
+        return self.vectorise([text])[0][0]
 
-    def vector_prepared(
-        self, columns: Sequence[str], parameters: tuple[Parameter, ...] = ()
-    ) -> Vector:
-        """The feature vector of one prepared row (see ``service.features.prepare``)."""
+    def vectorise(self, texts: Sequence[str]) -> tuple[list[Vector], sparse.csr_matrix]:
+        """Feature vectors of many descriptions, and the same rows as a CSR matrix.
+
+        Tokenising and vocabulary look-ups are per text; the arithmetic (sublinear tf, idf,
+        l2 per block and text, block weights) runs once over the whole batch.
+        """
         ids: list[int] = []
         tfs: list[int] = []
         sizes: list[int] = []
-        for block in self.blocks:
-            counts = Counter(block.analyse(columns[block.column]))
-            get, offset, missing = block.vocabulary.get, block.offset, -block.offset - 1
-            ids += [get(term, missing) + offset for term in counts]  # unknown terms become -1
-            tfs += counts.values()
-            sizes.append(len(counts))
+        parameters: list[tuple[Parameter, ...]] = []
+        for text in texts:
+            columns, found = prepare_with_parameters(text)
+            parameters.append(tuple(found))
+            for block in self.blocks:
+                counts = Counter(block.analyse(columns[block.column]))
+                get, offset, missing = block.vocabulary.get, block.offset, -block.offset - 1
+                ids += [get(term, missing) + offset for term in counts]  # unknown -> -1
+                tfs += counts.values()
+                sizes.append(len(counts))
+        n_blocks = len(self.blocks)
         idx = np.array(ids, dtype=np.int64)
         known = idx >= 0
         idx = idx[known]
-        if not len(idx):
-            return Vector(idx, np.zeros(0), parameters)
-        block = np.repeat(self._block_numbers, sizes)[known]
+        group = np.repeat(np.arange(len(texts) * n_blocks), sizes)[known]  # text x block
         val = (np.log(np.array(tfs, dtype=np.float64)[known]) + 1.0) * self.idf[idx]
-        # Each block is l2-normalised on its own, then weighted, as ColumnTransformer does.
-        squares = np.bincount(block, weights=val * val, minlength=len(self.blocks))
-        scale = np.divide(self._block_weights, np.sqrt(squares), out=np.zeros_like(squares),
-                          where=squares > 0)
-        val *= scale[block]
-        split = int(np.searchsorted(block, self._indexed_block))
-        return Vector(idx, val, parameters, split)
+        # Each block of each text is l2-normalised on its own, then weighted (ColumnTransformer).
+        squares = np.bincount(group, weights=val * val, minlength=len(texts) * n_blocks)
+        weights = np.tile(self._block_weights, len(texts))
+        scale = np.divide(weights, np.sqrt(squares), out=np.zeros(len(weights)), where=squares > 0)
+        val *= scale[group]
+        row = group // n_blocks
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=len(texts)), out=indptr[1:])
+        unindexed = np.bincount(row[group % n_blocks < self._indexed_block], minlength=len(texts))
+        vectors = [
+            Vector(idx[indptr[i] : indptr[i + 1]], val[indptr[i] : indptr[i + 1]],
+                   parameters[i], int(unindexed[i]))
+            for i in range(len(texts))
+        ]
+        x = sparse.csr_matrix((val, idx, indptr), shape=(len(texts), self.n_features))
+        return vectors, x
 
     def matrix(self, vectors: Sequence[Vector]) -> sparse.csr_matrix:
         """Stack vectors into a CSR matrix."""
@@ -220,8 +232,7 @@ class Scorer:
         self, texts: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Vector]]:
         """P(dual-use), fused code scores and similarities for many texts, as matrix products."""
-        vectors = [self.vector(text) for text in texts]
-        x = self.matrix(vectors)
+        vectors, x = self.vectorise(texts)
         decision = x @ self.coef + self.intercept
         probabilities = 1.0 / (1.0 + np.exp(self.a * decision + self.b))
         indexed = self._indexed_matrix(vectors)

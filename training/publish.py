@@ -227,7 +227,7 @@ in [{lo}, {hi})) is never auto-cleared. Not for: legal classification without re
 items (China's separate military list), technology or software described only vaguely.
 
 ## Model
-One shared featurisation (word 1-2 grams with Chinese characters as words, char_wb 2-4 grams,
+One shared featurisation (word 1-2 grams with Chinese characters as words, char_wb 3-4 grams,
 binned parameter tokens such as `__purity_nines_ge_5n__`; TF-IDF, sublinear, bounded
 vocabularies); a logistic regression calibrated with a sigmoid on out-of-fold decisions
 (`CalibratedClassifierCV(ensemble=False)`); a linear SVM over {ds['codes']} entry codes fused
