@@ -223,3 +223,13 @@ def test_bad_curated_lines_are_dropped_and_counted(tmp_path: Path) -> None:
     assert dataset.dropped["curated_positive_but_multilateral_only"] == 1
     assert dataset.dropped["curated_positive_but_suspended"] == 1
     assert [r.text for r in dataset.rows if r.source == "curated"] == ["Gallium metal ingot 6N, 1 kg"]
+
+
+def test_training_twice_writes_the_same_model_bytes(tmp_path: Path) -> None:
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        write_dataset(tiny_dataset(), out)
+        train_to_dir(out, params=TINY_PARAMS)
+        runs.append((out / "model.joblib").read_bytes())
+    assert runs[0] == runs[1]

@@ -129,6 +129,10 @@ def train(rows: Sequence[Row], params: dict[str, Any] | None = None) -> TrainRes
     mask = band_on if band_on is not None else np.ones(len(rows), dtype=bool)
     band = choose_band(y[mask], oof_p[mask], params["target_recall"], params["max_review_rate"],
                        params["target_precision"])
+    for _, vectorizer, _ in features.transformers_:
+        # A cache of id(stop_words), a memory address: dropped so that a retrain writes the same
+        # bytes (scikit-learn recomputes it when needed).
+        vars(vectorizer).pop("_stop_words_id", None)
     model = {
         "dual_use": Pipeline([("features", features), ("clf", dual)]),
         "ranker": Pipeline([("features", features), ("clf", ranker)]),
@@ -188,7 +192,7 @@ def _fit_ranker(
     x: sparse.csr_matrix, codes: np.ndarray, w: np.ndarray, params: dict[str, Any]
 ) -> LinearSVC:
     """One-vs-rest linear SVM over entry codes, pruned to its larger weights and sparsified."""
-    ranker = LinearSVC(C=params["rank_C"])
+    ranker = LinearSVC(C=params["rank_C"], random_state=SEED)
     ranker.fit(x, codes, sample_weight=w)
     ranker.coef_[np.abs(ranker.coef_) < params["rank_prune"]] = 0.0
     ranker.sparsify()
