@@ -87,6 +87,12 @@ class Row:
     source: str
     group: str
     weight: float
+    spec: str = ""  # neutral commercial specification appended for training only
+
+    @property
+    def training_text(self) -> str:
+        """The text the model is trained on: the row's text with its specification, if any."""
+        return f"{self.text}, {self.spec}" if self.spec else self.text
 
 
 @dataclass
@@ -342,7 +348,7 @@ def _labelled_row(
 
 
 def _with_specs(rows: list[Row]) -> list[Row]:
-    """Append a neutral commercial specification to a seeded share of list and goods rows."""
+    """Give a seeded share of list and goods rows a neutral commercial specification."""
     rng = random.Random(SEED)
     out = []
     for row in rows:
@@ -351,7 +357,7 @@ def _with_specs(rows: list[Row]) -> list[Row]:
             spec = template.format(n=rng.choice((1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)),
                                    a=rng.randint(10, 900), b=rng.randint(10, 900),
                                    c=rng.randint(10, 900))
-            row = replace(row, text=f"{row.text}, {spec}")
+            row = replace(row, spec=spec)
         out.append(row)
     return out
 

@@ -27,6 +27,9 @@ from training.dataset import Row, stem
 
 SEED = 20261128
 REALISTIC = ("curated", "review")
+# Words: a letter then 1+ word characters (no bare numbers, no stray units like "g"), or one
+# CJK character (Chinese text is spaced out character by character before this).
+WORD_TOKENS = r"(?u)\b(?:[^\W\d_]\w+|[\u3400-\u9fff\uf900-\ufaff])\b"
 PARAMS: dict[str, Any] = {
     "word_max_features": 40_000,
     "char_max_features": 50_000,
@@ -62,7 +65,7 @@ def build_features(params: dict[str, Any]) -> ColumnTransformer:
         [
             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), min_df=2,
                                      max_features=params["char_max_features"], **common), 0),
-            ("word", TfidfVectorizer(token_pattern=r"(?u)\b[^\W\d]\w*\b", ngram_range=(1, 2),
+            ("word", TfidfVectorizer(token_pattern=WORD_TOKENS, ngram_range=(1, 2),
                                      min_df=2, max_features=params["word_max_features"],
                                      **common), 1),
             ("param", TfidfVectorizer(token_pattern=r"\S+", **common), 2),
@@ -82,7 +85,7 @@ def train(rows: Sequence[Row], params: dict[str, Any] | None = None) -> TrainRes
     """Fit everything on ``rows``; returns the model dict, the band and a training report."""
     params = {**PARAMS, **(params or {})}
     started = time.perf_counter()
-    texts = [r.text for r in rows]
+    texts = [r.training_text for r in rows]
     y = np.array([r.dual_use for r in rows], dtype=int)
     weights = np.array([r.weight for r in rows])
     groups = np.array([r.group for r in rows])
@@ -119,7 +122,13 @@ def train(rows: Sequence[Row], params: dict[str, Any] | None = None) -> TrainRes
     codes = np.array([stem(r.code) if r.code else "" for r in rows])
     ranker = _fit_ranker(x[coded], codes[coded], weights[coded], params)
     n_char = len(features.named_transformers_["char"].vocabulary_)
-    index = build_index(x, rows, list(ranker.classes_), params["fusion"], n_char)
+    # The index shows and matches list text as written, without the training-only specs.
+    plain = x.copy()
+    with_spec = [i for i, r in enumerate(rows) if r.spec and r.code]
+    if with_spec:
+        redone = features.transform(prepare([rows[i].text for i in with_spec])).tocsr()
+        plain = sparse.vstack([plain, redone]).tocsr()[_replace_rows(len(rows), with_spec)]
+    index = build_index(plain, rows, list(ranker.classes_), params["fusion"], n_char)
     timings["ranker_s"] = time.perf_counter() - t
     t = time.perf_counter()
     rank_report = _ranker_holdout(x, rows, codes, weights, realistic & coded, params, n_char)
@@ -254,6 +263,13 @@ def _ranker_holdout(
             "top3": round(float(hits.any(axis=1).mean()), 4),
             "note": "seeded 20% of curated lines with a code; EN/ZH paraphrases of one item "
                     "may sit on both sides, so this is optimistic"}
+
+
+def _replace_rows(n: int, replaced: list[int]) -> np.ndarray:
+    """Row order that takes rows ``replaced`` from the block stacked after the first ``n``."""
+    order = np.arange(n)
+    order[replaced] = n + np.arange(len(replaced))
+    return order
 
 
 def _from_column(x: sparse.csr_matrix, first: int) -> sparse.csr_matrix:

@@ -281,7 +281,10 @@ gets fewer of them wrong.
 - Wording far from both list text and curated examples (brand names, part numbers only) gives
   weak evidence; such descriptions drift into the review band.
 - Parameters are read by pattern (value + unit); unusual units or values written in words are
-  missed, and thresholds are learned as coarse bins, not read from the provision's logic.
+  missed, and thresholds are learned as coarse bins, not read from the provision's logic, so
+  near misses just below an entry's threshold are the main source of false positives.
+- Percentages and purities count as a sign of control (controlled materials state them): an
+  ordinary item stating one ("100% cotton", "glycerin 99.7%") can land in `needs_review`.
 - Technology and software items described generically are hard to tell from the equipment.
 - US x9xx and Wassenaar-only items are negatives for China's scope by design; candidates still
   show them with status `multilateral_only`.
