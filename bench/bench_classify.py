@@ -86,6 +86,12 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def best_pass_median(samples: Sequence[float], per_pass: int) -> float:
+    """The lowest median over consecutive passes of ``per_pass`` samples."""
+    passes = [samples[i : i + per_pass] for i in range(0, len(samples), per_pass)]
+    return min(statistics.median(p) for p in passes if p)
+
+
 def quantile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -139,7 +145,7 @@ def main() -> None:
     base = statistics.median(single["sklearn pipelines (baseline)"])
     single_rows = [
         [name, f"{statistics.median(s):.0f}", f"{quantile(s, 0.95):.0f}",
-         f"{base / statistics.median(s):.1f}"]
+         f"{best_pass_median(s, len(TEXTS)):.0f}", f"{base / statistics.median(s):.1f}"]
         for name, s in single.items()
     ]
 
@@ -186,7 +192,11 @@ def main() -> None:
 Single descriptions: the 10 sample texts, {args.rounds} passes, GC paused; the sklearn baseline runs
 the same fitted pipelines (`predict_proba` + `decision_function` on one prepared row).
 
-{table(["path, one description", "median µs", "p95 µs", "× faster than sklearn"], single_rows)}
+{table(["path, one description", "median µs", "p95 µs", "best pass median µs",
+        "× faster than sklearn"], single_rows)}
+
+"Best pass": the lowest median of one pass over the 10 texts, i.e. the time when no other job
+competed for the core (the machine is shared).
 
 Batched, {len(corpus):,} descriptions in chunks:
 
