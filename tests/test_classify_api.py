@@ -190,7 +190,7 @@ def test_model_endpoint_is_open_and_shows_manifest_metrics_and_card(client: Flas
     assert body["manifest"]["version"] == body["version"]
     assert set(body["manifest"]["libraries"]) >= {"scikit-learn", "numpy", "scipy", "joblib"}
     assert body["manifest"]["files"]["model.joblib"].startswith("sha256:")
-    assert {"dev", "holdout"} <= set(body["metrics"]["out_of_distribution"])
+    assert {"dev", "validation"} <= set(body["metrics"]["out_of_distribution"])
     assert body["model_card"].startswith("# Model card")
 
 
