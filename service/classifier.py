@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from service.artifacts import Manifest, load_verified, resolve_version
 from service.catalogue import Catalogue
@@ -27,6 +28,7 @@ TOP_K = 5
 # Softmax temperature turning fused ranker scores into a 0..1 score among all codes.
 SCORE_SHARPNESS = 4.0
 MAX_TERMS = 6
+_RESULTS = TypeAdapter(list[Classification])
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 
 
@@ -57,13 +59,20 @@ class Classifier:
         starts = self.scorer.index_starts
         self._index_ends = np.r_[starts[1:], len(self.scorer.index_texts)]
         self._listed = np.array([bool(t) for t in self.scorer.index_texts])
-        self._provision_parameters: dict[int, list[Parameter]] = {}
-        self._descriptions: dict[str, tuple[str, tuple[str, ...], Any]] = {}
-        # Per code, the indexed rows that carry list text (candidates for the evidence provision).
-        self._listed_rows = [
+        # Per provision row, its parameters by quantity (filled lazily: texts are immutable).
+        self._provision_limits: dict[int, dict[str, list[Parameter]]] = {}
+        # Per code, the indexed rows that carry list text (candidates for the evidence provision),
+        # flattened so that a whole batch of candidates is searched in one numpy pass.
+        listed_rows = [
             np.flatnonzero(self._listed[begin:end]) + begin
             for begin, end in zip(starts, self._index_ends, strict=True)
         ]
+        self._listed_counts = np.array([len(r) for r in listed_rows], dtype=np.int64)
+        self._listed_starts = np.cumsum(self._listed_counts) - self._listed_counts
+        self._listed_flat = np.concatenate(listed_rows) if listed_rows else np.zeros(0, np.int64)
+        self._names_array = np.array(self._names, dtype=object)
+        # Title, lists and status per code from the (immutable) catalogue; None when not listed.
+        self._code_info = [self._catalogue_entry(code) for code in self.scorer.codes]
 
     @classmethod
     def load(
@@ -91,94 +100,163 @@ class Classifier:
         vector = self.scorer.vector(text)
         probability = self.scorer.probability(vector)
         scores, sims = self.scorer.code_scores(vector)
-        return self._result(vector, probability, scores, sims)
+        return self._results([vector], np.array([probability]), scores[None, :], sims[None, :])[0]
 
     def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
         """Classify many descriptions with one set of matrix products."""
         if not texts:
             return []
         probabilities, scores, sims, vectors = self.scorer.score_batch(texts)
-        return [
-            self._result(vector, float(p), scores[i], sims[i])
-            for i, (vector, p) in enumerate(zip(vectors, probabilities, strict=True))
-        ]
+        return self._results(vectors, probabilities, scores, sims)
 
-    def _result(
-        self, vector: Vector, probability: float, scores: np.ndarray, sims: np.ndarray
-    ) -> Classification:
-        k = min(self.top_k, len(scores))
-        top = np.argsort(-scores) if k == len(scores) else np.argpartition(-scores, k)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")][:k]
-        weights = np.exp(SCORE_SHARPNESS * (scores - scores[top[0]]))
-        share = weights[top] / weights.sum()
-        parameters = [p.as_dict() for p in vector.parameters]
-        features = self.scorer.contributions(vector, top)
-        candidates = []
-        for c, s, pushed in zip(top, share, features, strict=True):
-            code = self.scorer.codes[c]
-            provision, doc = self._best_provision(int(c), sims)
-            title, lists, status = self._describe(code, provision)
-            candidates.append({
-                "code": code,
-                "title": title,
-                "score": round(min(max(float(s), 0.0), 1.0), 4),
-                "lists": lists,
-                "status": status,
-                "evidence": {
-                    "provision": provision,
-                    "terms": [self._names[j] for j in pushed[: MAX_TERMS * 3]
-                              if self._readable[j]][:MAX_TERMS],
-                    "parameters": parameters,
-                    "comparisons": self._compare(vector.parameters, doc) if provision else [],
-                },
+    def _results(
+        self,
+        vectors: Sequence[Vector],
+        probabilities: np.ndarray,
+        scores: np.ndarray,
+        sims: np.ndarray,
+    ) -> list[Classification]:
+        """Full results for rows of scores and similarities, the evidence computed batch-wide."""
+        n, n_codes = scores.shape
+        k = min(self.top_k, n_codes)
+        negative = -scores
+        top = (np.argsort(negative, axis=1) if k == n_codes
+               else np.argpartition(negative, k, axis=1)[:, :k])
+        order = np.argsort(np.take_along_axis(negative, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)[:, :k]
+        rows = np.arange(n)[:, None]
+        weights = np.exp(SCORE_SHARPNESS * (scores - scores[rows, top[:, :1]]))
+        share = weights[rows, top] / weights.sum(axis=1, keepdims=True)
+        shares = [round(s, 4) for s in np.clip(share, 0.0, 1.0).ravel().tolist()]
+        terms = self._terms(vectors, top)
+        best, similarity = self._best_provisions(top, sims)
+        codes, texts = self.scorer.index_codes, self.scorer.index_texts
+        results = []
+        for i, vector in enumerate(vectors):
+            parameters = [p.as_dict() for p in vector.parameters]
+            candidates = []
+            for j in range(i * k, i * k + k):
+                c = int(top.flat[j])
+                doc = best[j]
+                provision = None if doc < 0 else {
+                    "code": codes[doc], "text": texts[doc], "similarity": similarity[j],
+                }
+                code = self.scorer.codes[c]
+                info = self._code_info[c]
+                if info is None:
+                    info = (texts[doc][:120] if provision else code), (), "not_listed"
+                candidates.append({
+                    "code": code,
+                    "title": info[0],
+                    "score": shares[j],
+                    "lists": list(info[1]),
+                    "status": info[2],
+                    "evidence": {
+                        "provision": provision,
+                        "terms": terms[j],
+                        "parameters": parameters,
+                        "comparisons": self._compare(vector.parameters, doc) if provision else [],
+                    },
+                })
+            # Rounded so that the single and batched paths (different summation order) agree.
+            probability = round(float(probabilities[i]), 6)
+            results.append({
+                "dual_use": {"probability": probability, "label": self.label(probability)},
+                "candidates": candidates,
+                "model": self._model_dict,
             })
-        # Rounded so that the single and batched paths (different summation order) agree.
-        probability = round(probability, 6)
         # One validation of the nested dicts is far cheaper than building each model in Python.
-        return Classification.model_validate({
-            "dual_use": {"probability": probability, "label": self.label(probability)},
-            "candidates": candidates,
-            "model": self._model_dict,
-        })
+        return _RESULTS.validate_python(results)
 
-    def _best_provision(
-        self, class_index: int, sims: np.ndarray
-    ) -> tuple[dict[str, Any] | None, int]:
-        """The indexed list text of this code most similar to the description, and its row."""
-        rows = self._listed_rows[class_index]
-        if not len(rows):
-            return None, -1
-        best = int(rows[np.argmax(sims[rows])])
-        match = {
-            "code": self.scorer.index_codes[best],
-            "text": self.scorer.index_texts[best],
-            "similarity": round(float(sims[best]), 4),
-        }
-        return match, best
+    def _terms(self, vectors: Sequence[Vector], top: np.ndarray) -> list[list[str]]:
+        """Per (description, candidate), the readable terms among its strongest positive features."""
+        n, k = top.shape
+        rank = self.scorer.rank_weights
+        sizes = [len(v.indices) for v in vectors]
+        indices = np.concatenate([v.indices for v in vectors])
+        values = np.concatenate([v.values for v in vectors])
+        columns, products = rank.gather(indices, values)
+        lengths = rank.indptr[indices + 1] - rank.indptr[indices]
+        feature = np.repeat(indices, lengths)
+        owner = np.repeat(np.repeat(np.arange(n), sizes), lengths)
+        slot = np.full((n, len(self.scorer.codes)), -1, dtype=np.int64)
+        slot[np.arange(n)[:, None], top] = np.arange(k)
+        pair = owner * k + slot[owner, columns]
+        keep = (slot[owner, columns] >= 0) & (products > 0)
+        pair, products, feature = pair[keep], products[keep], feature[keep]
+        # Stable: equal contributions stay in feature order, as in a per-candidate stable sort.
+        order = np.lexsort((-products, pair))
+        pair, feature = pair[order], feature[order]
+        strongest = _rank_in_group(pair, n * k) < MAX_TERMS * 3
+        readable = strongest & self._readable[feature]
+        pair, feature = pair[readable], feature[readable]
+        chosen = _rank_in_group(pair, n * k) < MAX_TERMS
+        pair, names = pair[chosen], self._names_array[feature[chosen]].tolist()
+        ends = np.cumsum(np.bincount(pair, minlength=n * k)).tolist()
+        return [names[begin:end] for begin, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+    def _best_provisions(self, top: np.ndarray, sims: np.ndarray) -> tuple[list[int], list[float]]:
+        """Per candidate, its listed row most similar to the description (-1 if none), and how similar."""
+        n, k = top.shape
+        codes = top.ravel()
+        counts = self._listed_counts[codes]
+        total = int(counts.sum())
+        best = np.full(n * k, -1, dtype=np.int64)
+        similarity = np.zeros(n * k)
+        if total:
+            seg = np.cumsum(counts) - counts
+            positions = np.repeat(self._listed_starts[codes] - seg, counts) + np.arange(total)
+            docs = self._listed_flat[positions]
+            values = sims[np.repeat(np.arange(n * k) // k, counts), docs]
+            some = counts > 0
+            highest = np.maximum.reduceat(values, seg[some])
+            # The first maximum of each candidate's rows, as np.argmax picks it.
+            at = np.where(values == np.repeat(highest, counts[some]), np.arange(total), total)
+            first = np.minimum.reduceat(at, seg[some])
+            best[some] = docs[first]
+            similarity[some] = values[first]
+        return best.tolist(), [round(s, 4) for s in similarity.tolist()]
 
     def _compare(self, params: Sequence[Parameter], doc: int) -> list[dict[str, Any]]:
         """Description parameters next to the provision's values of the same quantity."""
         if not params:
             return []
-        found = self._provision_parameters.get(doc)
-        if found is None:
-            found = extract_parameters(self.scorer.index_texts[doc])
-            self._provision_parameters[doc] = found  # texts are immutable: a plain cache
-        return _compare(params, found)
+        limits = self._provision_limits.get(doc)
+        if limits is None:
+            limits = {}
+            for limit in extract_parameters(self.scorer.index_texts[doc]):
+                if limit.quantity != "percent":
+                    limits.setdefault(limit.quantity, []).append(limit)
+            self._provision_limits[doc] = limits  # texts are immutable: a plain cache
+        out = []
+        for param in params:
+            for limit in limits.get(param.quantity, ()):
+                relation = (
+                    "above" if param.value > limit.value * (1 + 1e-9)
+                    else "below" if param.value < limit.value * (1 - 1e-9)
+                    else "equal"
+                )
+                out.append({
+                    "quantity": param.quantity,
+                    "description_value": param.value,
+                    "provision_value": limit.value,
+                    "provision_text": limit.text,
+                    "relation": relation,
+                })
+        return out[:8]
 
-    def _describe(
-        self, code: str, provision: dict[str, Any] | None
-    ) -> tuple[str, list[str], Any]:
-        """Title, lists and China-scope status from the catalogue (the code itself if unknown)."""
-        known = self._descriptions.get(code)
-        if known is not None:
-            return known[0], list(known[1]), known[2]
+    def _catalogue_entry(self, code: str) -> tuple[str, tuple[str, ...], Any] | None:
+        """Title, lists and China-scope status of a code in the catalogue, None if unknown."""
         record = self.catalogue.get(code) if self.catalogue is not None else None
         if record is None:
-            return (provision["text"][:120] if provision else code), [], "not_listed"
-        # The catalogue is immutable for the life of the process: remember what it said.
-        self._descriptions[code] = (record.title, tuple(record.lists), record.status)
-        return record.title, list(record.lists), record.status
+            return None
+        return record.title, tuple(record.lists), record.status
+
+
+def _rank_in_group(groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Position of each element within its run of equal (sorted) group ids."""
+    counts = np.bincount(groups, minlength=n_groups)
+    return np.arange(len(groups)) - (np.cumsum(counts) - counts)[groups]
 
 
 def readable_term(feature: str) -> str:
@@ -201,24 +279,3 @@ _QUANTITY_NAMES = {
     "voltage_v": "voltage", "current_a": "current", "volume_l": "volume", "percent": "percentage",
 }
 
-
-def _compare(params: Sequence[Parameter], found: list[Parameter]) -> list[dict[str, Any]]:
-    """Description parameters next to a provision's values of the same quantity."""
-    out = []
-    for param in params:
-        for limit in found:
-            if limit.quantity != param.quantity or limit.quantity == "percent":
-                continue
-            relation = (
-                "above" if param.value > limit.value * (1 + 1e-9)
-                else "below" if param.value < limit.value * (1 - 1e-9)
-                else "equal"
-            )
-            out.append({
-                "quantity": param.quantity,
-                "description_value": param.value,
-                "provision_value": limit.value,
-                "provision_text": limit.text,
-                "relation": relation,
-            })
-    return out[:8]
