@@ -171,19 +171,28 @@ class Classifier:
     def _terms(self, vectors: Sequence[Vector], top: np.ndarray) -> list[list[str]]:
         """Per (description, candidate), the readable terms among its strongest positive features."""
         n, k = top.shape
+        n_codes = len(self.scorer.codes)
         rank = self.scorer.rank_weights
         sizes = [len(v.indices) for v in vectors]
         indices = np.concatenate([v.indices for v in vectors])
         values = np.concatenate([v.values for v in vectors])
-        columns, products = rank.gather(indices, values)
-        lengths = rank.indptr[indices + 1] - rank.indptr[indices]
-        feature = np.repeat(indices, lengths)
-        owner = np.repeat(np.repeat(np.arange(n), sizes), lengths)
-        slot = np.full((n, len(self.scorer.codes)), -1, dtype=np.int64)
-        slot[np.arange(n)[:, None], top] = np.arange(k)
-        pair = owner * k + slot[owner, columns]
-        keep = (slot[owner, columns] >= 0) & (products > 0)
-        pair, products, feature = pair[keep], products[keep], feature[keep]
+        # Every (feature, code) weight of the batch's features, as in Scorer.contributions, but
+        # products are only computed for the few entries whose code is a returned candidate.
+        starts = rank.indptr[indices]
+        lengths = rank.indptr[indices + 1] - starts
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        positions = np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
+        owner = np.repeat(np.arange(n) * n_codes, sizes)
+        slot = np.full(n * n_codes, -1, dtype=np.int64)
+        slot[(np.arange(n)[:, None] * n_codes + top).ravel()] = np.tile(np.arange(k), n)
+        slots = slot[np.repeat(owner, lengths) + rank.indices[positions]]
+        hit = np.flatnonzero(slots >= 0)
+        entry = np.searchsorted(ends, hit, side="right")  # the batch feature each hit belongs to
+        products = rank.data[positions[hit]] * values[entry]
+        keep = products > 0
+        pair = (owner[entry] // n_codes * k + slots[hit])[keep]
+        products, feature = products[keep], indices[entry[keep]]
         # Stable: equal contributions stay in feature order, as in a per-candidate stable sort.
         order = np.lexsort((-products, pair))
         pair, feature = pair[order], feature[order]
