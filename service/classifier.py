@@ -120,46 +120,46 @@ class Classifier:
         n, n_codes = scores.shape
         k = min(self.top_k, n_codes)
         negative = -scores
+        rows = np.arange(n)[:, None]
         top = (np.argsort(negative, axis=1) if k == n_codes
                else np.argpartition(negative, k, axis=1)[:, :k])
-        order = np.argsort(np.take_along_axis(negative, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)[:, :k]
-        rows = np.arange(n)[:, None]
+        top = top[rows, np.argsort(negative[rows, top], axis=1, kind="stable")][:, :k]
         weights = np.exp(SCORE_SHARPNESS * (scores - scores[rows, top[:, :1]]))
         share = weights[rows, top] / weights.sum(axis=1, keepdims=True)
         shares = [round(s, 4) for s in np.clip(share, 0.0, 1.0).ravel().tolist()]
         terms = self._terms(vectors, top)
         best, similarity = self._best_provisions(top, sims)
         codes, texts = self.scorer.index_codes, self.scorer.index_texts
+        candidate_codes, known = self.scorer.codes, self._code_info
         results = []
-        for i, vector in enumerate(vectors):
-            parameters = [p.as_dict() for p in vector.parameters]
+        for i, (vector, raw) in enumerate(zip(vectors, probabilities.tolist(), strict=True)):
+            params = vector.parameters
+            parameters = [p.as_dict() for p in params]
             candidates = []
-            for j in range(i * k, i * k + k):
-                c = int(top.flat[j])
+            for j, c in enumerate(top[i].tolist(), start=i * k):
                 doc = best[j]
+                code = candidate_codes[c]
                 provision = None if doc < 0 else {
                     "code": codes[doc], "text": texts[doc], "similarity": similarity[j],
                 }
-                code = self.scorer.codes[c]
-                info = self._code_info[c]
-                if info is None:
-                    info = (texts[doc][:120] if provision else code), (), "not_listed"
+                title, lists, status = known[c] or (
+                    (texts[doc][:120] if provision else code), (), "not_listed"
+                )
                 candidates.append({
                     "code": code,
-                    "title": info[0],
+                    "title": title,
                     "score": shares[j],
-                    "lists": list(info[1]),
-                    "status": info[2],
+                    "lists": list(lists),
+                    "status": status,
                     "evidence": {
                         "provision": provision,
                         "terms": terms[j],
                         "parameters": parameters,
-                        "comparisons": self._compare(vector.parameters, doc) if provision else [],
+                        "comparisons": self._compare(params, doc) if provision and params else [],
                     },
                 })
             # Rounded so that the single and batched paths (different summation order) agree.
-            probability = round(float(probabilities[i]), 6)
+            probability = round(raw, 6)
             results.append({
                 "dual_use": {"probability": probability, "label": self.label(probability)},
                 "candidates": candidates,

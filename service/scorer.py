@@ -139,10 +139,17 @@ class Scorer:
 
     def vector(self, text: str) -> Vector:
         """The feature vector of one description (same values as the pipeline's features)."""
-        return self.vectorise([text])[0][0]
+        return self._vectorise([text])[0][0]
 
     def vectorise(self, texts: Sequence[str]) -> tuple[list[Vector], sparse.csr_matrix]:
-        """Feature vectors of many descriptions, and the same rows as a CSR matrix.
+        """Feature vectors of many descriptions, and the same rows as a CSR matrix."""
+        vectors, (val, idx, indptr) = self._vectorise(texts)
+        return vectors, sparse.csr_matrix((val, idx, indptr), shape=(len(texts), self.n_features))
+
+    def _vectorise(
+        self, texts: Sequence[str]
+    ) -> tuple[list[Vector], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Feature vectors of many descriptions, and their (data, indices, indptr) arrays.
 
         Tokenising and vocabulary look-ups are per text; the arithmetic (sublinear tf, idf,
         l2 per block and text, block weights) runs once over the whole batch.
@@ -181,8 +188,7 @@ class Scorer:
                    parameters[i], int(unindexed[i]))
             for i in range(len(texts))
         ]
-        x = sparse.csr_matrix((val, idx, indptr), shape=(len(texts), self.n_features))
-        return vectors, x
+        return vectors, (val, idx, indptr)
 
     def matrix(self, vectors: Sequence[Vector]) -> sparse.csr_matrix:
         """Stack vectors into a CSR matrix."""
