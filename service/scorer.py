@@ -24,6 +24,8 @@ from sklearn.pipeline import Pipeline
 
 from service.features import COLUMNS, Parameter, prepare_with_parameters
 
+_MAX_CACHED_WORDS = 50_000
+
 
 @dataclass(frozen=True)
 class _Block:
@@ -306,17 +308,29 @@ def _analyser(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
     if vectorizer.analyzer != "char_wb" or not plain or vectorizer.input != "content":
         return analyse
     low, high = vectorizer.ngram_range
+    # Words recur across descriptions: their n-grams are remembered (bounded; reset when full).
+    known: dict[str, list[str]] = {}
+
+    def word_grams(word: str) -> list[str]:
+        word = f" {word} "
+        size = len(word)
+        grams: list[str] = []
+        for n in range(low, high + 1):
+            if size <= n:  # a word no longer than n is counted once, as sklearn does
+                grams.append(word)
+                break
+            grams += [word[i : i + n] for i in range(size - n + 1)]
+        return grams
 
     def char_wb(text: str) -> list[str]:
         grams: list[str] = []
         for word in text.split():
-            word = f" {word} "
-            size = len(word)
-            for n in range(low, high + 1):
-                if size <= n:  # a word no longer than n is counted once, as sklearn does
-                    grams.append(word)
-                    break
-                grams += [word[i : i + n] for i in range(size - n + 1)]
+            found = known.get(word)
+            if found is None:
+                if len(known) >= _MAX_CACHED_WORDS:
+                    known.clear()
+                found = known[word] = word_grams(word)
+            grams += found
         return grams
 
     return char_wb
