@@ -28,9 +28,10 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import opencc
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from service.reference import Party, ReferenceData
 
@@ -111,8 +112,11 @@ def _spelling(party: Party, text: str) -> _Spelling:
     return _Spelling(party, text, key, compact, _is_short(compact))
 
 
-def score(query_key: str, spelling: _Spelling) -> float:
-    """Similarity in [0, 1] of a normalised query and one listed spelling."""
+def score(query_key: str, spelling: _Spelling, fuzzy: float | None = None) -> float:
+    """Similarity in [0, 1] of a normalised query and one listed spelling.
+
+    ``fuzzy`` is the rapidfuzz score (0-100) when the caller computed it for many spellings at once.
+    """
     compact = query_key.replace(" ", "")
     if not compact or not spelling.compact:
         return 0.0
@@ -124,8 +128,19 @@ def score(query_key: str, spelling: _Spelling) -> float:
         return CONTAINED_SCORE if contained else 0.0
     if _contains(query_key, spelling.key):
         return CONTAINED_SCORE
-    fuzzy = max(fuzz.ratio(compact, spelling.compact), fuzz.token_sort_ratio(query_key, spelling.key))
-    return fuzzy / 100
+    if fuzzy is None:
+        fuzzy = _fuzzy(query_key, [spelling.compact], [spelling.key])[0][0]
+    return float(fuzzy) / 100
+
+
+def _fuzzy(query_key: str, compacts: list[str], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per spelling: max(ratio, token-sort ratio) in vectorised rapidfuzz calls, and whether its
+    letters lie whole in the query's (necessary for containment)."""
+    compact = query_key.replace(" ", "")
+    ratio = process.cdist([compact], compacts, scorer=fuzz.ratio, dtype=np.float64)[0]
+    token_sort = process.cdist([query_key], keys, scorer=fuzz.token_sort_ratio, dtype=np.float64)[0]
+    inside = np.array([c in compact for c in compacts], dtype=bool)
+    return np.maximum(ratio, token_sort), inside
 
 
 def _contains(query_key: str, listed_key: str) -> bool:
@@ -147,6 +162,9 @@ class PartyScreener:
             for text in dict.fromkeys((party.name_en, party.name_zh, party.name_ja, *party.aliases))
             if text
         ]
+        self._compacts = [s.compact for s in self._spellings]
+        self._keys = [s.key for s in self._spellings]
+        self._short = np.array([s.short for s in self._spellings], dtype=bool)
 
     @classmethod
     def from_reference(
@@ -166,10 +184,17 @@ class PartyScreener:
         limit = self.threshold if threshold is None else threshold
         key = normalise(name)
         best: dict[int, tuple[float, _Spelling]] = {}
-        for spelling in self._spellings:
+        fuzzy, inside = _fuzzy(key, self._compacts, self._keys)
+        # Only spellings that can reach the limit are scored in Python: fuzzy enough, short
+        # (exact-word rules), or contained; the rest cannot score above their fuzzy value.
+        maybe = (fuzzy >= limit * 100) | inside | self._short
+        if _is_short(key.replace(" ", "")):
+            maybe[:] = True
+        for i in np.flatnonzero(maybe):
+            spelling = self._spellings[i]
             if country and spelling.party.country != country.upper():
                 continue
-            value = score(key, spelling)
+            value = score(key, spelling, fuzzy[i])
             current = best.get(id(spelling.party))
             if value >= limit and (current is None or value > current[0]):
                 best[id(spelling.party)] = (value, spelling)
