@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Flask, current_app
 
+from service import metrics
 from service.artifacts import (
     CARD_FILE,
     ArtifactError,
@@ -121,7 +122,9 @@ def _is_junk(ch: str) -> bool:
 def classify(body: ClassifyRequest) -> Classification:
     """Classify one product description: P(dual-use), label and candidate codes with evidence."""
     text = check_description(body.description, ["body"])
-    return _classifier().classify(text)
+    result = _classifier().classify(text)
+    metrics.CLASSIFICATIONS.labels(result.dual_use.label, result.model.version).inc()
+    return result
 
 
 @bp.post("/v1/classify/batch")
@@ -139,6 +142,8 @@ def classify_batch(body: BatchRequest) -> BatchResponse:
              for i, item in enumerate(body.items)]
     classifier = _classifier()
     results = classifier.classify_batch(texts)
+    for r in results:
+        metrics.CLASSIFICATIONS.labels(r.dual_use.label, r.model.version).inc()
     return BatchResponse(
         # model_construct: the results are already validated models; re-validating costs ~40%.
         items=[

@@ -119,3 +119,16 @@ def test_rate_limit_is_shared_by_workers_through_redis(tmp_path: Path) -> None:
     headers = {"X-API-Key": f"shared-{uuid.uuid4().hex}"}
     statuses = [workers[i % 2].get("/docs", headers=headers).status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_metrics_count_classifier_labels_and_outcomes(
+    client: FlaskClient, auth_headers: dict[str, str]
+) -> None:
+    client.post("/v1/classify", json={"description": "Gallium metal 6N, 1 kg"}, headers=auth_headers)
+    client.post("/v1/assessments", headers=auth_headers, json={
+        "item": {"code": "1C902"}, "destination": "JP", "end_user": {"type": "military"},
+        "end_use": "military", "exporter_country": "CN", "chinese_origin": True,
+    })
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "duc_classifications_total{label=" in text
+    assert 'duc_assessment_outcomes_total{outcome="PROHIBITED"' in text
