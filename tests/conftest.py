@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,14 +19,6 @@ from sqlalchemy import create_engine, text
 from service import create_app
 from service.auth import create_key
 from service.settings import Settings
-
-
-def database_urls(tmp_path: Path) -> list[str]:
-    """SQLite always; PostgreSQL too when TEST_DATABASE_URL names one."""
-    urls = [f"sqlite:///{tmp_path / 'audit.db'}"]
-    if os.environ.get("TEST_DATABASE_URL"):
-        urls.append(os.environ["TEST_DATABASE_URL"])
-    return urls
 
 
 @pytest.fixture
@@ -59,15 +51,25 @@ def auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
+@pytest.fixture(scope="session")
+def fresh_postgres() -> Callable[[], str]:
+    """A function that empties the TEST_DATABASE_URL database and returns its URL (skip if unset)."""
+
+    def reset() -> str:
+        url = os.environ.get("TEST_DATABASE_URL")
+        if not url:
+            pytest.skip("TEST_DATABASE_URL not set")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+
+    return reset
+
+
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema-less database URL, or skip when none is configured."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("TEST_DATABASE_URL not set")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    yield url
+def pg_url(fresh_postgres: Callable[[], str]) -> str:
+    """An emptied PostgreSQL database URL, or skip when none is configured."""
+    return fresh_postgres()

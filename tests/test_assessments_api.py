@@ -10,9 +10,8 @@ own, which is exactly the isolation under test.
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 
 from service import create_app
 from service.schemas import NOTICE
@@ -82,19 +80,16 @@ def description_labelled(app: Flask, label: str) -> str:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def app(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fresh_postgres: Callable[[], str],
+) -> Iterator[Flask]:
     """The real app on a fresh SQLite file or PostgreSQL schema, shared by this module's tests."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('assessments') / 'audit.db'}"
     else:
-        url = os.environ.get("TEST_DATABASE_URL", "")
-        if not url:
-            pytest.skip("TEST_DATABASE_URL not set")
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        url = fresh_postgres()
     app = create_app(Settings(database_url=url))
     yield app
     app.extensions["engine"].dispose()
