@@ -13,10 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,13 +30,13 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from report import table, write_section
+from server import gunicorn
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from service.audit import AuditStore, assessments
 from service.auth import create_key, organisations
 from service.db import make_engine, metadata
 
-ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 4
 BODIES: list[dict[str, Any]] = [
     {
@@ -149,50 +146,6 @@ def bench_store(url: str, appends: int, threads: int) -> dict[str, float]:
 # -- HTTP through gunicorn ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(url: str, workdir: Path) -> Iterator[str]:
-    """The real server from gunicorn.conf.py on ``url``, rate limits off; yields its base URL."""
-    port = free_port()
-    (workdir / "metrics").mkdir(exist_ok=True)
-    env = {
-        **os.environ, "DATABASE_URL": url, "DUC_BIND": f"127.0.0.1:{port}",
-        "DUC_BENCH_ENDPOINT": "1", "DUC_RATE_LIMIT": "",
-        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
-        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-    }
-    log_path = workdir / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-             "service.wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not become ready; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.3)
-            yield base
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-
-
 def post(base: str, path: str, body: dict[str, Any], key: str) -> tuple[int, float, str]:
     """One POST: (status, seconds, id or '')."""
     request = urllib.request.Request(
@@ -242,7 +195,8 @@ def bench_http(url: str, requests: int, threads: int, workdir: Path) -> dict[str
     """Bare endpoint, then assessments; then every id must be stored and the chain intact."""
     engine, _, key = prepared(url)
     engine.dispose()
-    with gunicorn(url, workdir) as base:
+    with gunicorn(url, workdir) as server:
+        base = server.base
         def bare(n: int) -> tuple[int, float, str]:
             return post(base, "/bench/bare", BODIES[n % len(BODIES)], key)
 

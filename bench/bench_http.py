@@ -12,21 +12,18 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import table, write_section
+from server import create_api_key, gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 DESCRIPTIONS = [
     "Sm2Co17 samarium-cobalt permanent magnet rings, 28 MGOe, for servo motors",
     "区熔锗锭 5N, 3 kg",
@@ -77,52 +74,11 @@ def targets() -> list[Target]:
     ]
 
 
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(workdir: Path, port: int) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn on a fresh SQLite audit DB; return the process and an API key."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'audit.db'}",
-        "DUC_BIND": f"127.0.0.1:{port}",
-        "DUC_BENCH_ENDPOINT": "1",
-        "DUC_RATE_LIMIT": "",
-        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-    }
-    out = subprocess.run(
-        [PYTHON, "-m", "service", "create-key", "bench"], env=env, cwd=ROOT,
-        check=True, capture_output=True, text=True,
-    ).stdout
-    key = out.strip().splitlines()[-1]
-    log = (workdir / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return server, key
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit(f"server did not become ready; see {workdir / 'server.log'}")
-
-
-def available(port: int, target: Target, key: str) -> bool:
+def available(base: str, target: Target, key: str) -> bool:
     """Whether the endpoint exists on this build (answers anything but 404/405)."""
     data = json.dumps(target.bodies[0]).encode() if target.bodies else None
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{target.path}", data=data, method=target.method,
+        base + target.path, data=data, method=target.method,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
     )
     try:
@@ -133,7 +89,7 @@ def available(port: int, target: Target, key: str) -> bool:
         return False
 
 
-def run_wrk(port: int, target: Target, key: str, connections: int, duration: int, workdir: Path) -> dict:
+def run_wrk(base: str, target: Target, key: str, connections: int, duration: int, workdir: Path) -> dict:
     """Load one endpoint; parse wrk's summary."""
     env = {**os.environ, "WRK_METHOD": target.method}
     if target.bodies:
@@ -145,7 +101,7 @@ def run_wrk(port: int, target: Target, key: str, connections: int, duration: int
     threads = min(2, connections)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
-         "-s", str(ROOT / "bench" / "post.lua"), f"http://127.0.0.1:{port}{target.path}"],
+         "-s", str(ROOT / "bench" / "post.lua"), base + target.path],
         env=env, check=True, capture_output=True, text=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -179,20 +135,17 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
 
     workdir = Path(tempfile.mkdtemp(prefix="duc-bench-"))
-    port = free_port()
-    server, key = start_server(workdir, port)
+    database_url = f"sqlite:///{workdir / 'audit.db'}"
+    key = create_api_key(database_url)
     results: list[tuple[Target, int, dict]] = []
-    try:
-        live = [t for t in targets() if available(port, t, key)]
+    with gunicorn(database_url, workdir) as server:
+        live = [t for t in targets() if available(server.base, t, key)]
         for connections in args.connections:
             for target in live:
-                result = run_wrk(port, target, key, connections, args.duration, workdir)
+                result = run_wrk(server.base, target, key, connections, args.duration, workdir)
                 results.append((target, connections, result))
                 print(f"{target.name:32} c={connections:<3} {result['rps']:9.1f} req/s "
                       f"p50 {result['p50']:.2f} ms p99 {result['p99']:.2f} ms errors {result['errors']}")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
     bare = {c: r["rps"] for t, c, r in results if t.path == "/bench/bare"}
     rows = [

@@ -8,8 +8,6 @@ every process, PSS splits them between the sharers, USS (private) is what a work
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
@@ -17,8 +15,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import free_port, start_server
 from report import table, write_section
+from server import create_api_key, gunicorn
 
 
 def smaps(pid: int) -> dict[str, int]:
@@ -36,12 +34,12 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def warm(port: int, key: str, requests: int = 200) -> None:
+def warm(base: str, key: str, requests: int = 200) -> None:
     """Exercise every worker so lazily touched pages are counted."""
     body = json.dumps({"description": "Sm2Co17 magnet rings 28 MGOe"}).encode()
     for _ in range(requests):
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/classify", data=body, method="POST",
+            f"{base}/v1/classify", data=body, method="POST",
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -50,20 +48,17 @@ def warm(port: int, key: str, requests: int = 200) -> None:
 
 def measure(preload: bool) -> list[tuple]:
     """Start a server, warm it, and read each process's memory."""
-    os.environ["DUC_PRELOAD"] = "1" if preload else "0"
+    mode = "preload" if preload else "no preload"
     workdir = Path(tempfile.mkdtemp(prefix="duc-mem-"))
-    port = free_port()
-    server, key = start_server(workdir, port)
-    try:
-        warm(port, key)
+    database_url = f"sqlite:///{workdir / 'audit.db'}"
+    key = create_api_key(database_url)
+    with gunicorn(database_url, workdir, DUC_PRELOAD="1" if preload else "0") as server:
+        warm(server.base, key)
         time.sleep(0.5)
-        rows = [("preload" if preload else "no preload", "master", *smaps(server.pid).values())]
+        rows = [(mode, "master", *smaps(server.pid).values())]
         for i, pid in enumerate(children(server.pid)):
-            rows.append(("preload" if preload else "no preload", f"worker {i + 1}", *smaps(pid).values()))
+            rows.append((mode, f"worker {i + 1}", *smaps(pid).values()))
         return rows
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def main() -> None:
