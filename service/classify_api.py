@@ -123,7 +123,7 @@ def classify(body: ClassifyRequest) -> Classification:
     """Classify one product description: P(dual-use), label and candidate codes with evidence."""
     text = check_description(body.description, ["body"])
     result = _classifier().classify(text)
-    metrics.CLASSIFICATIONS.labels(result.dual_use.label, result.model.version).inc()
+    metrics.CLASSIFICATIONS.labels(result.dual_use["label"], result.model["version"]).inc()
     return result
 
 
@@ -143,7 +143,7 @@ def classify_batch(body: BatchRequest) -> BatchResponse:
     classifier = _classifier()
     results = classifier.classify_batch(texts)
     for r in results:
-        metrics.CLASSIFICATIONS.labels(r.dual_use.label, r.model.version).inc()
+        metrics.CLASSIFICATIONS.labels(r.dual_use["label"], r.model["version"]).inc()
     return BatchResponse(
         # model_construct: the results are already validated models; re-validating costs ~40%.
         items=[

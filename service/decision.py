@@ -133,7 +133,8 @@ def _classify(
             )
         candidate = Candidate(
             code=record.code, title=record.title, score=1.0, lists=list(record.lists),
-            status=record.status, evidence=Evidence(),
+            status=record.status,
+            evidence=Evidence(provision=None, terms=[], parameters=[], comparisons=[]),
         )
         classification = DecisionClassification(
             source="given_code", code=record.code, status=record.status, candidates=[candidate]
@@ -142,7 +143,7 @@ def _classify(
         if item.description and classifier is not None:
             # The exporter's code decides; the model only cross-checks it for the reviewer.
             result = classifier.classify(item.description)
-            classification.dual_use, model_version = result.dual_use, result.model.version
+            classification.dual_use, model_version = result.dual_use, result.model["version"]
             warnings += _disagreement(record.code, record.status, result)
         return classification, False, model_version, warnings
     if classifier is None:
@@ -151,11 +152,11 @@ def _classify(
             "give item.code or retry once /readyz reports the model."
         )
     result = classifier.classify(item.description or "")
-    label, top = result.dual_use.label, (result.candidates[0] if result.candidates else None)
+    label, top = result.dual_use["label"], (result.candidates[0] if result.candidates else None)
     if label == "likely_dual_use" and top is not None:
-        code, status = top.code, top.status
+        code, status = top["code"], top["status"]
         # The model says controlled but its best code is not on China's list: a person decides.
-        uncertain = top.status != "cn_listed"
+        uncertain = status != "cn_listed"
     elif label == "likely_not_controlled":
         code, status, uncertain = None, "not_listed", False
     else:
@@ -164,18 +165,18 @@ def _classify(
         source="classifier", code=code, status=status, dual_use=result.dual_use,
         candidates=result.candidates,
     )
-    return classification, uncertain, result.model.version, []
+    return classification, uncertain, result.model["version"], []
 
 
 def _disagreement(code: str, status: str, result: Classification) -> list[str]:
     """A warning when the model reads the description differently from the given code."""
-    label = result.dual_use.label
+    label = result.dual_use["label"]
     if (status == "cn_listed") == (label == "likely_dual_use") or label == "needs_review":
         return []
-    top = result.candidates[0].code if result.candidates else "no code"
+    top = result.candidates[0]["code"] if result.candidates else "no code"
     return [
         f"The given code {code} is {status}, but the model reads the description as {label} "
-        f"(p={result.dual_use.probability:.2f}, top candidate {top}); check the classification."
+        f"(p={result.dual_use['probability']:.2f}, top candidate {top}); check the classification."
     ]
 
 

@@ -92,8 +92,8 @@ def test_tiny_model_learns_the_difference(published: tuple[Path, str]) -> None:
     classifier, _ = Classifier.load(published[0])
     magnet = classifier.classify("samarium cobalt permanent magnet 28 MGOe")
     shirt = classifier.classify("cotton t-shirts")
-    assert magnet.dual_use.probability > shirt.dual_use.probability
-    assert magnet.candidates[0].code == "1C902"
+    assert magnet.dual_use["probability"] > shirt.dual_use["probability"]
+    assert magnet.candidates[0]["code"] == "1C902"
 
 
 def test_publishing_again_retires_the_old_version_but_keeps_its_manifest(

@@ -39,8 +39,8 @@ def evaluate(classifier: Classifier, lines: Sequence[dict[str, Any]]) -> dict[st
     """Dual-use precision/recall (needs_review counts as flagged) and top-1/top-3 entry codes."""
     results = classifier.classify_batch([line["text"] for line in lines])
     y = np.array([line["dual_use"] for line in lines], dtype=bool)
-    p = np.array([r.dual_use.probability for r in results])
-    labels = [r.dual_use.label for r in results]
+    p = np.array([r.dual_use["probability"] for r in results])
+    labels = [r.dual_use["label"] for r in results]
     flagged = np.array([label != "likely_not_controlled" for label in labels])
     tp = int((flagged & y).sum())
     fp = int((flagged & ~y).sum())
@@ -53,7 +53,7 @@ def evaluate(classifier: Classifier, lines: Sequence[dict[str, Any]]) -> dict[st
     coded = [(line, r) for line, r in zip(lines, results, strict=True) if line.get("code")]
     for line, r in coded:
         wanted = stem(line["code"])
-        got = [stem(c.code) for c in r.candidates[:3]]
+        got = [stem(c["code"]) for c in r.candidates[:3]]
         top1 += bool(got) and got[0] == wanted
         top3 += wanted in got
     n = len(lines)
@@ -83,5 +83,5 @@ def risk_coverage_rows(classifier: Classifier, lines: Sequence[dict[str, Any]]) 
 
     results = classifier.classify_batch([line["text"] for line in lines])
     y = np.array([line["dual_use"] for line in lines], dtype=int)
-    p = np.array([r.dual_use.probability for r in results])
+    p = np.array([r.dual_use["probability"] for r in results])
     return risk_coverage(y, p)

@@ -93,7 +93,7 @@ def choose_band_on_validation(result: TrainResult, validation: Path, catalogue: 
     lines = read_labelled(validation)
     results = Classifier(result.model, "out", catalogue).classify_batch([ln["text"] for ln in lines])
     y = np.array([ln["dual_use"] for ln in lines], dtype=int)
-    p = np.array([r.dual_use.probability for r in results])
+    p = np.array([r.dual_use["probability"] for r in results])
     params = result.report["params"]
     band = choose_band(y, p, params["validation_target_recall"], params["max_review_rate"],
                        params["target_precision"])
