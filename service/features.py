@@ -55,7 +55,8 @@ def space_cjk(text: str) -> str:
     """Put spaces around CJK characters so word n-grams become character n-grams for Chinese."""
     if text.isascii():
         return text
-    return _SPACES.sub(" ", _CJK.sub(r" \1 ", text)).strip()
+    # Splitting on a captured pattern keeps the matches: joining puts a space on both sides.
+    return _SPACES.sub(" ", " ".join(_CJK.split(text))).strip()
 
 
 @dataclass(frozen=True, slots=True)

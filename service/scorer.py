@@ -9,8 +9,7 @@ and a few numpy gathers over the coefficient rows of the features it has.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -35,20 +34,16 @@ class _Block:
     offset: int
     size: int
     analyse: Callable[[str], list[str]]
+    term_ids: Callable[[str], Iterable[int]]  # vocabulary id per term occurrence, -1 if unknown
     vocabulary: dict[str, int]
     weight: float
-
-    @property
-    def missing(self) -> int:
-        """The id that, offset like known ids, marks an unknown term as -1."""
-        return -self.offset - 1
 
 
 @dataclass(frozen=True)
 class Vector:
     """A description's sparse feature vector (sorted column indices) and the parameters read."""
 
-    indices: np.ndarray  # grouped by feature block, in block order
+    indices: np.ndarray  # ascending, so grouped by feature block in block order
     values: np.ndarray
     parameters: tuple[Parameter, ...] = ()
     indexed_from: int = 0  # position of the first feature the retrieval index covers
@@ -157,25 +152,25 @@ class Scorer:
         l2 per block and text, block weights) runs once over the whole batch.
         """
         ids: list[int] = []
-        tfs: list[int] = []
         sizes: list[int] = []
         parameters: list[tuple[Parameter, ...]] = []
         for text in texts:
             columns, found = prepare_with_parameters(text)
             parameters.append(tuple(found))
             for block in self.blocks:
-                counts = Counter(block.analyse(columns[block.column]))
-                # map() keeps the vocabulary look-ups in C; offsets are added in numpy below.
-                ids += map(block.vocabulary.get, counts, repeat(block.missing, len(counts)))
-                tfs += counts.values()
-                sizes.append(len(counts))
+                before = len(ids)
+                ids += block.term_ids(columns[block.column])
+                sizes.append(len(ids) - before)
         n_blocks = len(self.blocks)
-        idx = np.array(ids, dtype=np.int64)
-        idx += np.repeat(np.tile(self._block_starts, len(texts)), sizes)  # unknown -> -1
-        known = idx >= 0
-        idx = idx[known]
-        group = np.repeat(np.arange(len(texts) * n_blocks), sizes)[known]  # text x block
-        val = (np.log(np.array(tfs, dtype=np.float64)[known]) + 1.0) * self.idf[idx]
+        local = np.array(ids, dtype=np.int64)
+        group = np.repeat(np.arange(len(texts) * n_blocks), sizes)  # text x block
+        known = local >= 0
+        group = group[known]
+        # One sort counts the terms of the whole batch: key (text x block, column), column order.
+        keys = group * self.n_features + local[known] + self._block_starts[group % n_blocks]
+        keys, tf = np.unique(keys, return_counts=True)
+        group, idx = np.divmod(keys, self.n_features)
+        val = (np.log(tf) + 1.0) * self.idf[idx]
         # Each block of each text is l2-normalised on its own, then weighted (ColumnTransformer).
         squares = np.bincount(group, weights=val * val, minlength=len(texts) * n_blocks)
         weights = np.tile(self._block_weights, len(texts))
@@ -213,22 +208,6 @@ class Scorer:
     def rank_decision(self, vector: Vector) -> np.ndarray:
         """The ranker's decision value for each of ``self.codes``."""
         return self.rank_weights.dot(vector.indices, vector.values) + self.rank_intercept
-
-    def contributions(self, vector: Vector, code_indices: Sequence[int]) -> list[np.ndarray]:
-        """For each code, the vector's features that pushed its score up, strongest first."""
-        columns, products = self.rank_weights.gather(vector.indices, vector.values)
-        rows = self.rank_weights
-        lengths = rows.indptr[vector.indices + 1] - rows.indptr[vector.indices]
-        feature = np.repeat(vector.indices, lengths)
-        wanted = np.zeros(len(self.codes), dtype=bool)
-        wanted[list(code_indices)] = True
-        keep = wanted[columns] & (products > 0)
-        columns, products, feature = columns[keep], products[keep], feature[keep]
-        out = []
-        for code in code_indices:
-            mine = columns == code
-            out.append(feature[mine][np.argsort(-products[mine], kind="stable")])
-        return out
 
     def similarities(self, vector: Vector) -> np.ndarray:
         """Cosine similarity of the description to every indexed text (indexed features only)."""
@@ -288,11 +267,13 @@ def _compile_features(features: ColumnTransformer) -> tuple[list[_Block], np.nda
                 or not vectorizer.sublinear_tf):
             raise TypeError(f"Feature block {name!r} uses options the scorer does not support.")
         idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        analyse, term_ids = _analysers(vectorizer)
         blocks.append(_Block(
             column=_column_index(column),
             offset=offset,
             size=len(idf),
-            analyse=_analyser(vectorizer),
+            analyse=analyse,
+            term_ids=term_ids,
             vocabulary=vectorizer.vocabulary_,
             weight=float(weights.get(name, 1.0)),
         ))
@@ -301,15 +282,21 @@ def _compile_features(features: ColumnTransformer) -> tuple[list[_Block], np.nda
     return blocks, np.concatenate(idfs)
 
 
-def _analyser(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
-    """The vectoriser's analyser; char_wb n-grams by list comprehension (same n-grams, ~2x faster)."""
+def _analysers(
+    vectorizer: TfidfVectorizer,
+) -> tuple[Callable[[str], list[str]], Callable[[str], Iterable[int]]]:
+    """The vectoriser's analyser and a text's vocabulary ids (-1 for unknown terms).
+
+    char_wb n-grams are built by list comprehension (the same n-grams, ~2x faster) and their
+    ids are remembered per word: words recur across descriptions, so most of a text's ~100
+    n-grams are then one dictionary look-up per word away (bounded; reset when full).
+    """
     analyse = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
     plain = vectorizer.preprocessor is None and vectorizer.strip_accents is None
     if vectorizer.analyzer != "char_wb" or not plain or vectorizer.input != "content":
-        return analyse
+        return analyse, lambda text: map(vocabulary.get, analyse(text), repeat(-1))
     low, high = vectorizer.ngram_range
-    # Words recur across descriptions: their n-grams are remembered (bounded; reset when full).
-    known: dict[str, list[str]] = {}
 
     def word_grams(word: str) -> list[str]:
         word = f" {word} "
@@ -325,15 +312,25 @@ def _analyser(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
     def char_wb(text: str) -> list[str]:
         grams: list[str] = []
         for word in text.split():
+            grams += word_grams(word)
+        return grams
+
+    known: dict[str, list[int]] = {}
+
+    def char_wb_ids(text: str) -> list[int]:
+        ids: list[int] = []
+        for word in text.split():
             found = known.get(word)
             if found is None:
                 if len(known) >= _MAX_CACHED_WORDS:
                     known.clear()
-                found = known[word] = word_grams(word)
-            grams += found
-        return grams
+                found = known[word] = [
+                    j for j in map(vocabulary.get, word_grams(word)) if j is not None
+                ]
+            ids += found
+        return ids
 
-    return char_wb
+    return char_wb, char_wb_ids
 
 
 def _column_index(column: Any) -> int:
