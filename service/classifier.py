@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
 
 from service.artifacts import Manifest, load_verified, resolve_version
 from service.catalogue import Catalogue
@@ -28,7 +27,6 @@ TOP_K = 5
 # Softmax temperature turning fused ranker scores into a 0..1 score among all codes.
 SCORE_SHARPNESS = 4.0
 MAX_TERMS = 6
-_RESULTS = TypeAdapter(list[Classification])
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 
 
@@ -49,7 +47,6 @@ class Classifier:
         lo, hi = model["band"]
         self.band = (float(lo), float(hi))
         self.scorer = Scorer(model["dual_use"], model["ranker"], model["index"])
-        self._model_dict = {"version": version}
         names = self.scorer.feature_names
         char_block = self.scorer.blocks[0]
         # Char n-grams explain little to a reader; terms come from the word and parameter blocks.
@@ -160,45 +157,46 @@ class Classifier:
                 })
             # Rounded so that the single and batched paths (different summation order) agree.
             probability = round(raw, 6)
-            results.append({
-                "dual_use": {"probability": probability, "label": self.label(probability)},
-                "candidates": candidates,
-                "model": self._model_dict,
-            })
-        # One validation of the nested dicts is far cheaper than building each model in Python.
-        return _RESULTS.validate_python(results)
+            # Built here from typed values, so not validated again (that cost a fifth of a batch);
+            # tests/test_scorer.py validates the results of the whole realistic corpus.
+            results.append(Classification.model_construct(
+                dual_use={"probability": probability, "label": self.label(probability)},
+                candidates=candidates,
+                model={"version": self.version},
+            ))
+        return results
 
     def _terms(self, vectors: Sequence[Vector], top: np.ndarray) -> list[list[str]]:
-        """Per (description, candidate), the readable terms among its strongest positive features."""
+        """Per (description, candidate), the readable features that raised its score most."""
         n, k = top.shape
         n_codes = len(self.scorer.codes)
         rank = self.scorer.rank_weights
-        sizes = [len(v.indices) for v in vectors]
         indices = np.concatenate([v.indices for v in vectors])
         values = np.concatenate([v.values for v in vectors])
-        # Every (feature, code) weight of the batch's features, as in Scorer.contributions, but
-        # products are only computed for the few entries whose code is a returned candidate.
+        text = np.repeat(np.arange(n), [len(v.indices) for v in vectors])
+        # Only word and parameter features are weighed: they are what a reader can check, and
+        # a third of a vector (char n-grams are the rest).
+        readable = self._readable[indices]
+        indices, values, text = indices[readable], values[readable], text[readable]
+        # Every (feature, code) weight of those features; products are only computed for the
+        # few entries whose code is a returned candidate.
         starts = rank.indptr[indices]
         lengths = rank.indptr[indices + 1] - starts
         ends = np.cumsum(lengths)
         total = int(ends[-1]) if len(ends) else 0
         positions = np.repeat(starts - (ends - lengths), lengths) + np.arange(total)
-        owner = np.repeat(np.arange(n) * n_codes, sizes)
         slot = np.full(n * n_codes, -1, dtype=np.int64)
         slot[(np.arange(n)[:, None] * n_codes + top).ravel()] = np.tile(np.arange(k), n)
-        slots = slot[np.repeat(owner, lengths) + rank.indices[positions]]
+        slots = slot[np.repeat(text * n_codes, lengths) + rank.indices[positions]]
         hit = np.flatnonzero(slots >= 0)
-        entry = np.searchsorted(ends, hit, side="right")  # the batch feature each hit belongs to
+        entry = np.searchsorted(ends, hit, side="right")  # the feature each hit belongs to
         products = rank.data[positions[hit]] * values[entry]
         keep = products > 0
-        pair = (owner[entry] // n_codes * k + slots[hit])[keep]
+        pair = (text[entry] * k + slots[hit])[keep]
         products, feature = products[keep], indices[entry[keep]]
-        # Stable: equal contributions stay in feature order, as in a per-candidate stable sort.
+        # Strongest first; equal contributions in column order (a stable sort).
         order = np.lexsort((-products, pair))
         pair, feature = pair[order], feature[order]
-        strongest = _rank_in_group(pair, n * k) < MAX_TERMS * 3
-        readable = strongest & self._readable[feature]
-        pair, feature = pair[readable], feature[readable]
         chosen = _rank_in_group(pair, n * k) < MAX_TERMS
         pair, names = pair[chosen], self._names_array[feature[chosen]].tolist()
         ends = np.cumsum(np.bincount(pair, minlength=n * k)).tolist()

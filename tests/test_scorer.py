@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 
 from service.classifier import Classifier
 from service.features import prepare
+from service.schemas.classify import Classification
 from service.scorer import Scorer
 from training.dataset import build_dataset
 from training.pipeline import train
@@ -85,6 +87,17 @@ def test_classifier_single_and_batch_agree(model: dict) -> None:
     classifier = Classifier(model, "test")
     texts = [t for t in TEXTS if t.strip()]
     assert classifier.classify_batch(texts) == [classifier.classify(t) for t in texts]
+
+
+def test_results_conform_to_the_api_contract(model: dict) -> None:
+    # The classifier builds results without validating them; every one of these must validate.
+    classifier = Classifier(model, "test")
+    results = classifier.classify_batch([t for t in many_texts() if t.strip()])
+    validated = TypeAdapter(list[Classification]).validate_python([r.model_dump() for r in results])
+    assert validated == results
+    evidence = [c["evidence"] for r in results for c in r.candidates]
+    for part in ("provision", "terms", "parameters", "comparisons"):  # every nested type is seen
+        assert any(e[part] for e in evidence), part
 
 
 def test_a_pipeline_with_an_unknown_feature_block_is_refused(model: dict) -> None:
