@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import opencc
 
 # Columns of the prepared model input, in order.
 COLUMNS = ("char_text", "word_text", "param_text")
@@ -30,6 +31,19 @@ _REPLACEMENTS = str.maketrans({
 })
 
 
+_T2S = opencc.OpenCC("t2s")
+# Japanese shinjitai that OpenCC's t2s leaves alone, mapped to their Simplified forms.
+SHINJITAI = str.maketrans(
+    "発沢広鉄気関総験営売読転歩県図円楽薬検剤単様価圧渋浜徳恵栄覚挙処拡廃塩応桜蔵豊両竜亜悪駅険実従続戦択鋳鉱軽経継電",
+    "发泽广铁气关总验营卖读转步县图圆乐药检剂单样价压涩滨德惠荣觉举处扩废盐应樱藏丰两龙亚恶驿险实从续战择铸矿轻经继电",
+)
+
+
+def simplified(text: str) -> str:
+    """Traditional Chinese and Japanese shinjitai characters as Simplified Chinese."""
+    return text if text.isascii() else _T2S.convert(text).translate(SHINJITAI)
+
+
 def nfkc(text: str) -> str:
     """NFKC with control characters dropped and unit look-alikes unified; case is kept."""
     text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).translate(_REPLACEMENTS)
@@ -42,12 +56,13 @@ _UNIT_WORD_RE = re.compile(r"(?<=\d)\s*(microns?|微米|纳米|毫米|摄氏度|
 
 
 def normalise(text: str) -> str:
-    """The text every vectoriser sees: NFKC, case-folded, unit spellings unified."""
+    """The text every vectoriser sees: NFKC, Simplified, case-folded, unit spellings unified."""
     return _normalise_nfkc(nfkc(text))
 
 
 def _normalise_nfkc(text: str) -> str:
-    text = _UNIT_WORD_RE.sub(lambda m: _UNIT_WORDS[m.group(1)], text.casefold())
+    # Hong Kong, Taiwan and Japanese writers' characters read as the Simplified training text.
+    text = _UNIT_WORD_RE.sub(lambda m: _UNIT_WORDS[m.group(1)], simplified(text).casefold())
     return _SPACES.sub(" ", text).strip()
 
 

@@ -26,13 +26,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import opencc
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
+from service.features import simplified
 from service.reference import Party, ReferenceData
 
 DEFAULT_THRESHOLD = 0.88
@@ -51,11 +50,6 @@ CJK_SUFFIXES = (
 STOPWORDS = {"and", "of"}
 # Group abbreviations the sources use for listed entities ("MHI Aero Engines").
 ABBREVIATIONS = {"mhi": "mitsubishi heavy industries", "khi": "kawasaki heavy industries"}
-# Japanese shinjitai that OpenCC's t2s leaves alone, mapped to their Simplified forms.
-SHINJITAI = str.maketrans(
-    "発沢広鉄気関総験営売読転歩県図円楽薬検剤単様価圧渋浜徳恵栄覚挙処拡廃塩応桜蔵豊両竜亜悪駅険実従続戦択鋳鉱軽経継電",
-    "发泽广铁气关总验营卖读转步县图圆乐药检剂单样价压涩滨德惠荣觉举处扩废盐应樱藏丰两龙亚恶驿险实从续战择铸矿轻经继电",
-)
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 LATIN_SUFFIX_RE = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in LATIN_SUFFIXES) + r")\b")
 
@@ -83,15 +77,10 @@ class _Spelling:
     short: bool
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
 def normalise(name: str) -> str:
     """Fold a party name to its matching key: lower-case, Simplified, no corporate form."""
     text = unicodedata.normalize("NFKC", name).casefold()
-    text = _t2s().convert(text).translate(SHINJITAI)
+    text = simplified(text)
     for suffix in CJK_SUFFIXES:
         text = text.replace(suffix, " ")
     text = text.replace("&", " ").replace("＆", " ")

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import opencc
 from scipy import sparse
 
-_T2S = opencc.OpenCC("t2s")  # Traditional input (氮化鎵) finds Simplified text (氮化镓)
+from service.features import simplified
+
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -58,7 +58,7 @@ def tokens(text: str) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower()
     if not _CJK.search(text):
         return [_stem(w) for w in _WORD.findall(text) if w not in STOPWORDS]
-    text = _T2S.convert(text)
+    text = simplified(text)  # Traditional input (氮化鎵) finds Simplified text (氮化镓)
     found: list[str] = []
     for piece in _TOKEN.findall(text):
         if _CJK.match(piece):
@@ -164,8 +164,8 @@ def snippet(text: str, terms: Sequence[str], width: int = 180) -> str:
     """A window of ``text`` around the first query term it contains."""
     lowered = text.lower()
     if _CJK.search(lowered):
-        simplified = _T2S.convert(lowered)
-        lowered = simplified if len(simplified) == len(lowered) else lowered
+        folded = simplified(lowered)
+        lowered = folded if len(folded) == len(lowered) else lowered
     positions = [
         m.start()
         for term in terms

@@ -82,6 +82,15 @@ def test_germanium_ingot_is_flagged_and_consumer_drone_is_not(
     assert drone["dual_use"]["probability"] < ingot["dual_use"]["probability"]
 
 
+def test_traditional_chinese_is_classified_like_simplified(
+    client: FlaskClient, auth_headers: dict[str, str]
+) -> None:
+    _, simplified = classify(client, auth_headers, {"description": "高纯氧化锑 99.99% 粉末 25公斤"})
+    _, traditional = classify(client, auth_headers, {"description": "高純氧化銻 99.99% 粉末 25公斤"})
+    assert traditional["dual_use"] == simplified["dual_use"]
+    assert [c["code"] for c in traditional["candidates"]] == [c["code"] for c in simplified["candidates"]]
+
+
 def test_classify_needs_an_api_key(client: FlaskClient) -> None:
     response = client.post("/v1/classify", json={"description": "gallium metal 6N"})
     assert response.status_code == 401

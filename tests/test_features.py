@@ -26,6 +26,11 @@ def test_normalise_folds_width_case_and_unit_spellings() -> None:
     assert normalise("200 × 200 mm, ≥ 97%") == "200 x 200 mm, >= 97%"
 
 
+def test_traditional_and_japanese_characters_read_as_simplified() -> None:
+    assert normalise("區熔鍺錠 5N，3公斤") == normalise("区熔锗锭 5N，3公斤")
+    assert normalise("高純度酸化鉄") == "高纯度酸化铁"  # Japanese shinjitai 鉄 -> 铁
+
+
 def test_normalise_drops_control_characters() -> None:
     assert normalise("gal\x00lium\u200b metal\x7f") == "gal lium metal"
 
