@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from corpus import realistic_descriptions  # noqa: E402
 from report import table, write_section  # noqa: E402
 
 from service.artifacts import load_verified, resolve_version  # noqa: E402
@@ -44,15 +45,6 @@ TEXTS = [
     "硝酸铵化肥 50 kg袋装",
     "Frequency synthesizer 2-18 GHz, switching time 100 us, phase noise -110 dBc/Hz",
 ]
-
-
-def realistic_descriptions() -> list[str]:
-    """Every distinct description of the repo's labelled realistic lines, in file order."""
-    files = [*sorted((ROOT / "tests" / "data").glob("*.jsonl")),
-             *sorted((ROOT / "training" / "data" / "curated").glob("*.jsonl"))]
-    texts = [json.loads(line)["text"] for path in files
-             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return list(dict.fromkeys(t for t in texts if t.strip()))
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -230,7 +222,8 @@ label threshold and ranked codes, what a bulk job over a product master needs)
 {full_median:,.0f}/s median at batch 256 (bar ≥ 5,000/s). `uptime` load during the run:
 {os.getloadavg()[0]:.2f} on 2 cores. The machine is a shared VM whose speed varies with its
 neighbours (the same sklearn baseline has run 2-3x apart on different hours); the ratio
-columns are the comparable figures.
+columns are the comparable figures. This is one core; the service classifies batches on both
+(two workers): see `POST /v1/classify/batch` descriptions/s in the `http` section.
 """
     print(body)
     write_section("classify", "Classification in process", "python bench/bench_classify.py", body)
