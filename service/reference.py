@@ -6,7 +6,7 @@ import csv
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -183,12 +183,13 @@ def _entries(directory: Path) -> Iterator[ListEntry]:
         )
 
 
-def _provisions(directory: Path) -> Iterator[Provision]:
+def _provisions(directory: Path) -> list[Provision]:
+    provisions = []
     for row in read_rows(directory / "control_list_provisions.csv"):
         code = clean_control_code(row["provision_code"])
         if code is None:
             continue
-        yield Provision(
+        provisions.append(Provision(
             regime=REGIMES[row["regime"]],
             entry_code=row["entry_code"].strip().upper(),
             code=code,
@@ -196,7 +197,37 @@ def _provisions(directory: Path) -> Iterator[Provision]:
             kind=row["kind"],
             line_no=int(row["line_no"]),
             text=row["text"].strip(),
-        )
+        ))
+    return _exclusions_as_notes(provisions)
+
+
+def _exclusions_as_notes(provisions: list[Provision]) -> list[Provision]:
+    """US "items" that restate their entry's exclusion note, made notes of the entry again.
+
+    The upstream parse of the CCL read the lettered list inside some "does not control" notes
+    as items (1C237.a "Medical applicators;", 1C240.a "Filamentary nickel powders;"), which
+    would make excluded goods look controlled. Such a line is recognised by its text: it sits
+    inside the same entry's EU exclusion note and in none of the EU entry's items.
+    """
+    def squashed(text: str) -> str:
+        return re.sub(r"[\W_]+", "", text.lower())
+
+    notes: dict[str, list[str]] = {}
+    items: dict[str, list[str]] = {}
+    for p in provisions:
+        if p.regime == "EU" and p.kind == "note" and "does not control" in p.text:
+            notes.setdefault(p.entry_code, []).append(squashed(p.text))
+        elif p.regime == "EU" and p.kind in ("item", "heading"):
+            items.setdefault(p.entry_code, []).append(squashed(p.text))
+    out = []
+    for p in provisions:
+        text = squashed(p.text).removesuffix("or").removesuffix("and")
+        if (p.regime == "US" and p.kind == "item" and len(text) > 10
+                and any(text in note for note in notes.get(p.entry_code, ()))
+                and not any(text in item for item in items.get(p.entry_code, ()))):
+            p = replace(p, code=p.entry_code, parent_code=None, kind="note")
+        out.append(p)
+    return out
 
 
 def _catalogue(directory: Path) -> Iterator[CatalogueRow]:

@@ -118,6 +118,17 @@ def test_every_provision_sits_under_its_entry_and_parent(reference: ReferenceDat
         assert p.parent_code is None or p.code.startswith(p.parent_code)
 
 
+def test_us_lines_restating_an_exclusion_note_are_notes_not_items(reference: ReferenceData) -> None:
+    us = {(p.code, p.text): p.kind for p in reference.provisions if p.regime == "US"}
+    assert us[("1C237", "Medical applicators;")] == "note"
+    assert us[("1C240", "Filamentary nickel powders;")] == "note"
+    # The controls themselves stay items, on both lists.
+    assert us[("1C240.b", "Porous nickel metal produced from materials controlled by 1C240.a.")] == "item"
+    assert us[("1C351.d.3", "Botulinum neurotoxins;")] == "item"  # named in a note, but controlled
+    assert not any(p.regime == "US" and p.code in ("1C237.a", "1C237.b", "1C230.a", "1C230.b")
+                   for p in reference.provisions)
+
+
 def test_hs_nomenclature_levels_are_2_4_6(reference: ReferenceData) -> None:
     assert {h.level for h in reference.hs_codes} == {2, 4, 6}
     assert all(len(h.code) == h.level for h in reference.hs_codes)
