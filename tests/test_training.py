@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 
 from service.artifacts import CURRENT_FILE, ArtifactError, load_verified, resolve_version, verify
@@ -18,6 +19,7 @@ from service.classifier import Classifier
 from training.__main__ import main
 from training.dataset import Dataset, Row, build_dataset, write_dataset
 from training.evaluate import evaluate
+from training.pipeline import staggered_folds
 from training.publish import publish, train_to_dir
 
 TINY_PARAMS = {"cv_folds": 3, "word_max_features": 2000, "char_max_features": 3000}
@@ -233,3 +235,19 @@ def test_training_twice_writes_the_same_model_bytes(tmp_path: Path) -> None:
         train_to_dir(out, params=TINY_PARAMS)
         runs.append((out / "model.joblib").read_bytes())
     assert runs[0] == runs[1]
+
+
+def test_folds_stay_put_when_lines_come_and_go() -> None:
+    groups = np.array([f"line:{i}" for i in range(300)] + ["1C902"] * 20 + ["3A001"] * 20)
+    realistic = np.array([True] * 300 + [False] * 40)
+
+    def fold_per_line(kept: np.ndarray) -> dict[int, int]:
+        fold = np.empty(len(kept), dtype=int)
+        for f, (_, test) in enumerate(staggered_folds(groups[kept], realistic[kept], 5)):
+            fold[test] = f
+        return dict(zip(kept.tolist(), fold.tolist(), strict=True))
+
+    before = fold_per_line(np.arange(len(groups)))
+    after = fold_per_line(np.delete(np.arange(len(groups)), [3, 50, 51, 299]))  # four lines dropped
+    assert all(before[line] == fold for line, fold in after.items())
+    assert len(set(before.values())) == 5

@@ -7,6 +7,7 @@ for the in-distribution figures and for choosing the ``needs_review`` band.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -107,7 +108,7 @@ def train(rows: Sequence[Row], params: dict[str, Any] | None = None) -> TrainRes
     product = np.array([
         f"{g}|{label}" if r else g for g, label, r in zip(groups, y, realistic, strict=True)
     ]) if params["band_cv"] == "product" else np.array([
-        f"row{i}" if r else g for i, (g, r) in enumerate(zip(groups, realistic, strict=True))
+        f"line:{text}" if r else g for text, g, r in zip(texts, groups, realistic, strict=True)
     ])
     splits = staggered_folds(product, realistic, params["cv_folds"])
     decision = _out_of_fold_decision(x, y, weights, splits, params)
@@ -171,13 +172,21 @@ def train(rows: Sequence[Row], params: dict[str, Any] | None = None) -> TrainRes
 
 
 def staggered_folds(groups: np.ndarray, realistic: np.ndarray, k: int) -> list[Any]:
-    """k folds by group where a group's realistic lines and its list text sit in different folds."""
-    names = sorted(set(groups))
-    rng = np.random.RandomState(SEED)
-    fold_of = dict(zip(names, rng.randint(0, k, size=len(names)), strict=True))
+    """k folds by group where a group's realistic lines and its list text sit in different folds.
+
+    A group's fold is a hash of its name, so adding or correcting a few lines (reviews) moves
+    only those lines: drawing folds in sorted order reshuffled every group after the change,
+    and the band with them.
+    """
+    fold_of = {g: _stable_fold(str(g), k) for g in set(groups)}
     fold = np.array([(fold_of[g] + (0 if r else 1)) % k for g, r in zip(groups, realistic, strict=True)])
     index = np.arange(len(groups))
     return [(index[fold != f], index[fold == f]) for f in range(k)]
+
+
+def _stable_fold(name: str, k: int) -> int:
+    digest = hashlib.blake2b(f"{SEED}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % k
 
 
 def _sigmoid_oof(decision: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
