@@ -158,7 +158,7 @@ class Classifier:
             # Rounded so that the single and batched paths (different summation order) agree.
             probability = round(raw, 6)
             # Built here from typed values, so not validated again (that cost a fifth of a batch);
-            # tests/test_scorer.py validates the results of the whole realistic corpus.
+            # tests/test_scorer.py validates a few hundred varied results against the contract.
             results.append(Classification.model_construct(
                 dual_use={"probability": probability, "label": self.label(probability)},
                 candidates=candidates,
