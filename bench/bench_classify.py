@@ -47,16 +47,6 @@ TEXTS = [
 ]
 
 
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Wall-clock seconds of ``repeat`` calls."""
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
 def per_text_us(fn: Callable[[str], object], texts: Sequence[str], rounds: int) -> list[float]:
     """Microseconds per call of ``fn(text)`` over every text, ``rounds`` times."""
     samples: list[float] = []
@@ -93,6 +83,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the single texts")
     parser.add_argument("--single", type=int, default=300, help="descriptions timed one by one")
     parser.add_argument("--batch-total", type=int, default=5000, help="descriptions per batch run")
+    parser.add_argument("--batch-rounds", type=int, default=5, help="round-robin passes per path")
     args = parser.parse_args()
 
     artifacts = ROOT / "artifacts"
@@ -147,29 +138,34 @@ def main() -> None:
 
     corpus = (descriptions * (args.batch_total // len(descriptions) + 1))[: args.batch_total]
 
-    def throughput(fn: Callable[[list[str]], object], batch: int, total: int) -> list[float]:
-        """Descriptions per second of three runs over the corpus, fastest first."""
-        chunks = [corpus[i : i + batch] for i in range(0, total, batch)]
-        return sorted((total / s for s in timed(lambda: [fn(c) for c in chunks], 3)), reverse=True)
-
     def sklearn_batch(texts: list[str]) -> None:
         x = prepare(texts)
         dual.predict_proba(x)
         ranker.decision_function(x)
 
-    runs = [
-        ("sklearn pipelines (baseline)", 256, throughput(sklearn_batch, 256, len(corpus))),
-        ("compiled scorer, score_batch", 256, throughput(scorer.score_batch, 256, len(corpus))),
+    paths = [
+        ("sklearn pipelines (baseline)", sklearn_batch, 256),
+        ("compiled scorer, score_batch", scorer.score_batch, 256),
+        *[("Classifier.classify_batch (full results)", classifier.classify_batch, size)
+          for size in (1, 16, 64, 256)],
     ]
-    for size in (1, 16, 64, 256):
-        total = min(len(corpus), 1000 if size == 1 else len(corpus))
-        runs.append(("Classifier.classify_batch (full results)", size,
-                     throughput(classifier.classify_batch, size, total)))
-    baseline = statistics.median(runs[0][2])
+    # Round-robin, one pass of every path per round: the host's speed drifts within a run, and
+    # a slow minute then costs every path alike instead of whichever ran in it.
+    rates: list[list[float]] = [[] for _ in paths]
+    for _ in range(args.batch_rounds):
+        for i, (_, fn, size) in enumerate(paths):
+            total = min(len(corpus), 1000 if size == 1 else len(corpus))
+            chunks = [corpus[j : j + size] for j in range(0, total, size)]
+            start = time.perf_counter()
+            for chunk in chunks:
+                fn(chunk)
+            rates[i].append(total / (time.perf_counter() - start))
+    baseline = statistics.median(rates[0])
+    runs = [(name, size, sorted(r, reverse=True)) for (name, _, size), r in zip(paths, rates, strict=True)]
     batch_rows = [
-        [name, size, f"{rates[0]:,.0f}", f"{statistics.median(rates):,.0f}",
-         f"{statistics.median(rates) / baseline:.2f}"]
-        for name, size, rates in runs
+        [name, size, f"{r[0]:,.0f}", f"{statistics.median(r):,.0f}",
+         f"{statistics.median(r) / baseline:.2f}"]
+        for name, size, r in runs
     ]
 
     length_rows = []
@@ -187,7 +183,7 @@ def main() -> None:
         single["Classifier.classify (scores, top-5, evidence, pydantic)"]
     )
     scorer_batch = runs[1][2][0]
-    full_batch = max(rates[0] for _, _, rates in runs[2:])
+    full_batch = max(r[0] for _, _, r in runs[2:])
     full_median = statistics.median(runs[-1][2])
     body = f"""Model {version} ({size_mb:.1f} MB on disk, {scorer.n_features:,} features,
 {len(scorer.codes)} codes).
@@ -202,7 +198,7 @@ collector runs, with the loaded model frozen out of it (`gc.freeze()`, as `servi
 "Best pass": the lowest median of one pass, i.e. the time when no other job competed for the
 core (the machine is shared).
 
-Batched, {len(corpus):,} descriptions in chunks, three runs each:
+Batched, {len(corpus):,} descriptions in chunks; {args.batch_rounds} round-robin rounds over the paths:
 
 {table(["path", "batch size", "best descriptions/s", "median descriptions/s",
         "median × sklearn"], batch_rows)}

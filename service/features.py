@@ -22,7 +22,6 @@ import opencc
 COLUMNS = ("char_text", "word_text", "param_text")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
-_SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
 # NFKC turns the micro sign into Greek mu; ASCII "u" is how most people type it.
 _REPLACEMENTS = str.maketrans({
@@ -47,7 +46,7 @@ def simplified(text: str) -> str:
 def nfkc(text: str) -> str:
     """NFKC with control characters dropped and unit look-alikes unified; case is kept."""
     text = _CONTROL.sub(" ", unicodedata.normalize("NFKC", text)).translate(_REPLACEMENTS)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())  # collapses whitespace exactly as re.sub(r"\s+", " ") would
 
 
 _UNIT_WORDS = {"micron": " um", "microns": " um", "微米": " um", "纳米": " nm", "毫米": " mm",
@@ -63,7 +62,7 @@ def normalise(text: str) -> str:
 def _normalise_nfkc(text: str) -> str:
     # Hong Kong, Taiwan and Japanese writers' characters read as the Simplified training text.
     text = _UNIT_WORD_RE.sub(lambda m: _UNIT_WORDS[m.group(1)], simplified(text).casefold())
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def space_cjk(text: str) -> str:
@@ -71,7 +70,7 @@ def space_cjk(text: str) -> str:
     if text.isascii():
         return text
     # Splitting on a captured pattern keeps the matches: joining puts a space on both sides.
-    return _SPACES.sub(" ", " ".join(_CJK.split(text))).strip()
+    return " ".join(" ".join(_CJK.split(text)).split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ and a few numpy gathers over the coefficient rows of the features it has.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -287,16 +288,31 @@ def _analysers(
 ) -> tuple[Callable[[str], list[str]], Callable[[str], Iterable[int]]]:
     """The vectoriser's analyser and a text's vocabulary ids (-1 for unknown terms).
 
-    char_wb n-grams are built by list comprehension (the same n-grams, ~2x faster) and their
-    ids are remembered per word: words recur across descriptions, so most of a text's ~100
-    n-grams are then one dictionary look-up per word away (bounded; reset when full).
+    For the plain word and char_wb analysers the same terms are built without scikit-learn's
+    chain of calls (``tests/test_scorer.py`` compares them); char_wb ids are also remembered
+    per word: words recur across descriptions, so most of a text's ~100 n-grams are then one
+    dictionary look-up per word away (bounded; reset when full).
     """
-    analyse = vectorizer.build_analyzer()
     vocabulary = vectorizer.vocabulary_
-    plain = vectorizer.preprocessor is None and vectorizer.strip_accents is None
-    if vectorizer.analyzer != "char_wb" or not plain or vectorizer.input != "content":
-        return analyse, lambda text: map(vocabulary.get, analyse(text), repeat(-1))
+    pattern = re.compile(vectorizer.token_pattern) if vectorizer.token_pattern else None
+    plain = (vectorizer.preprocessor is None and vectorizer.strip_accents is None
+             and vectorizer.tokenizer is None and vectorizer.stop_words is None
+             and vectorizer.input == "content")
     low, high = vectorizer.ngram_range
+    if plain and vectorizer.analyzer == "word" and pattern is not None and pattern.groups <= 1:
+        tokenize = pattern.findall
+
+        def words(text: str) -> list[str]:
+            tokens = tokenize(text)
+            grams = list(tokens) if low == 1 else []
+            for n in range(max(low, 2), min(high, len(tokens)) + 1):
+                grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+            return grams
+
+        return words, lambda text: map(vocabulary.get, words(text), repeat(-1))
+    if not plain or vectorizer.analyzer != "char_wb":
+        analyse = vectorizer.build_analyzer()
+        return analyse, lambda text: map(vocabulary.get, analyse(text), repeat(-1))
 
     def word_grams(word: str) -> list[str]:
         word = f" {word} "

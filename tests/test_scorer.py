@@ -114,10 +114,14 @@ def test_a_pipeline_with_an_unknown_feature_block_is_refused(model: dict) -> Non
         Scorer(broken, ranker, model["index"])
 
 
-def test_fast_char_ngrams_are_the_vectoriser_s_own(model: dict, scorer: Scorer) -> None:
+def test_fast_analysers_give_the_vectorisers_own_terms_and_ids(model: dict, scorer: Scorer) -> None:
     features = model["dual_use"].named_steps["features"]
-    sklearn_char = features.named_transformers_["char"].build_analyzer()
-    fast_char = scorer.blocks[0].analyse
-    for text in [*TEXTS, "a", "ab", "abc", "  a  bb\tccc\n dddd  ", "Ω≈ç√ 锗 锗锭 区熔锗锭"]:
-        column = prepare([text])[0, 0]
-        assert sorted(fast_char(column)) == sorted(sklearn_char(column)), text
+    vectorisers = [v for name, v, _ in features.transformers_ if name != "remainder"]
+    texts = [*TEXTS, "a", "ab", "abc", "  a  bb\tccc\n dddd  ", "Ω≈ç√ 锗 锗锭 区熔锗锭", *many_texts()]
+    for block, vectoriser in zip(scorer.blocks, vectorisers, strict=True):
+        sklearn_terms, vocabulary = vectoriser.build_analyzer(), vectoriser.vocabulary_
+        for text in texts:
+            column = prepare([text])[0, block.column]
+            assert block.analyse(column) == sklearn_terms(column), (block.column, text)
+            known = sorted(vocabulary[t] for t in sklearn_terms(column) if t in vocabulary)
+            assert sorted(i for i in block.term_ids(column) if i >= 0) == known, (block.column, text)
