@@ -195,11 +195,12 @@ def _parameters_nfkc(text: str) -> list[Parameter]:
     found: list[Parameter] = []
     if not _DIGIT.search(text):
         return found
-    for match in _PURITY_N.finditer(text):
+    # The substring tests skip a regex scan for most descriptions (no 'N', or no 'x' and 'g').
+    for match in _PURITY_N.finditer(text) if "N" in text else ():
         nines = int(match.group(1)) + (int(match.group(2)) / 10 if match.group(2) else 0.0)
         if 2 <= nines <= 9:
             found.append(Parameter("purity_nines", nines, "N", match.group(0)))
-    for match in _X_G.finditer(text):
+    for match in _X_G.finditer(text) if "x" in text and "g" in text else ():
         value = _to_float(match.group(1).replace(",", ""))
         if value is not None and math.isfinite(value):
             found.append(Parameter("acceleration_g", value, "x g", match.group(0)))
