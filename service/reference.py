@@ -201,6 +201,10 @@ def _provisions(directory: Path) -> list[Provision]:
     return _exclusions_as_notes(provisions)
 
 
+# EU (British) and CCL (American) spellings of the same wording.
+_SPELLINGS = (("aluminium", "aluminum"), ("sulphur", "sulfur"), ("fibre", "fiber"), ("metre", "meter"))
+
+
 def _exclusions_as_notes(provisions: list[Provision]) -> list[Provision]:
     """US "items" that restate their entry's exclusion note, made notes of the entry again.
 
@@ -210,7 +214,10 @@ def _exclusions_as_notes(provisions: list[Provision]) -> list[Provision]:
     inside the same entry's EU exclusion note and in none of the EU entry's items.
     """
     def squashed(text: str) -> str:
-        return re.sub(r"[\W_]+", "", text.lower())
+        text = text.lower()
+        for british, american in _SPELLINGS:
+            text = text.replace(british, american)
+        return re.sub(r"[\W_]+", "", text)
 
     notes: dict[str, list[str]] = {}
     items: dict[str, list[str]] = {}

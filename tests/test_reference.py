@@ -122,10 +122,13 @@ def test_us_lines_restating_an_exclusion_note_are_notes_not_items(reference: Ref
     us = {(p.code, p.text): p.kind for p in reference.provisions if p.regime == "US"}
     assert us[("1C237", "Medical applicators;")] == "note"
     assert us[("1C240", "Filamentary nickel powders;")] == "note"
+    # Found through the spelling difference: EU "aluminium", CCL "aluminum".
+    assert us[("1C230", "Beryl (silicate of beryllium and aluminum) in the form of emeralds or "
+                        "aquamarines.")] == "note"
     # The controls themselves stay items, on both lists.
     assert us[("1C240.b", "Porous nickel metal produced from materials controlled by 1C240.a.")] == "item"
     assert us[("1C351.d.3", "Botulinum neurotoxins;")] == "item"  # named in a note, but controlled
-    assert not any(p.regime == "US" and p.code in ("1C237.a", "1C237.b", "1C230.a", "1C230.b")
+    assert not any(p.regime == "US" and p.code in ("1C237.a", "1C237.b", "1C230.a", "1C230.c")
                    for p in reference.provisions)
 
 
