@@ -73,3 +73,11 @@ def fresh_postgres() -> Callable[[], str]:
 def pg_url(fresh_postgres: Callable[[], str]) -> str:
     """An emptied PostgreSQL database URL, or skip when none is configured."""
     return fresh_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh SQLite file, or the fresh PostgreSQL database of ``pg_url``."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'audit.db'}"

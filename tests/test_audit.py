@@ -11,7 +11,6 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, select, text, update
@@ -31,18 +30,10 @@ from service.auth import create_key, organisations
 from service.db import make_engine, metadata
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh SQLite file, or the fresh PostgreSQL database of ``pg_url``."""
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
-    return f"sqlite:///{tmp_path / 'audit.db'}"
-
-
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
+def engine(database_url: str) -> Iterator[Engine]:
     """An engine with the schema created."""
-    engine = make_engine(db_url)
+    engine = make_engine(database_url)
     metadata.create_all(engine)
     yield engine
     engine.dispose()
@@ -195,7 +186,7 @@ TAMPERED_ASSESSMENT_FIELDS = {
 
 @pytest.mark.parametrize("field", sorted(TAMPERED_ASSESSMENT_FIELDS))
 def test_tampering_with_any_field_is_detected_by_verify_and_the_cli(
-    store: AuditStore, engine: Engine, org: int, db_url: str, field: str,
+    store: AuditStore, engine: Engine, org: int, database_url: str, field: str,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     for n in range(4):
@@ -210,7 +201,7 @@ def test_tampering_with_any_field_is_detected_by_verify_and_the_cli(
     assert (report.broken_table, report.broken_seq) == ("assessments", 2)
     assert report.reason == "content does not match its hash"
 
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
     assert service_cli(["verify-audit"]) == 1
     assert "BROKEN at assessments seq 2" in capsys.readouterr().out
 
@@ -291,10 +282,10 @@ def test_concurrent_writers_never_fork_the_chain(store: AuditStore, org: int) ->
 
 
 def test_cli_reports_an_intact_chain(
-    store: AuditStore, org: int, db_url: str,
+    store: AuditStore, org: int, database_url: str,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     record(store, org, 1)
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
     assert service_cli(["verify-audit"]) == 0
     assert "audit chain intact: 1 assessments, 0 reviews" in capsys.readouterr().out

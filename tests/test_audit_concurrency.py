@@ -55,14 +55,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh SQLite file, or the fresh PostgreSQL database of ``pg_url``."""
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
-    return f"sqlite:///{tmp_path / 'audit.db'}"
-
-
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """gunicorn as configured in gunicorn.conf.py on a free port: (base URL, API key)."""
