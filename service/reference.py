@@ -220,19 +220,20 @@ def _exclusions_as_notes(provisions: list[Provision]) -> list[Provision]:
         return re.sub(r"[\W_]+", "", text)
 
     notes: dict[str, list[str]] = {}
-    items: dict[str, list[str]] = {}
     for p in provisions:
         if p.regime == "EU" and p.kind == "note" and "does not control" in p.text:
             notes.setdefault(p.entry_code, []).append(squashed(p.text))
-        elif p.regime == "EU" and p.kind in ("item", "heading"):
+    items: dict[str, list[str]] = {}  # only of entries with such a note: most have none
+    for p in provisions:
+        if p.regime == "EU" and p.kind in ("item", "heading") and p.entry_code in notes:
             items.setdefault(p.entry_code, []).append(squashed(p.text))
     out = []
     for p in provisions:
-        text = squashed(p.text).removesuffix("or").removesuffix("and")
-        if (p.regime == "US" and p.kind == "item" and len(text) > 10
-                and any(text in note for note in notes.get(p.entry_code, ()))
-                and not any(text in item for item in items.get(p.entry_code, ()))):
-            p = replace(p, code=p.entry_code, parent_code=None, kind="note")
+        if p.regime == "US" and p.kind == "item" and p.entry_code in notes:
+            text = squashed(p.text).removesuffix("or").removesuffix("and")
+            if (len(text) > 10 and any(text in note for note in notes[p.entry_code])
+                    and not any(text in item for item in items.get(p.entry_code, ()))):
+                p = replace(p, code=p.entry_code, parent_code=None, kind="note")
         out.append(p)
     return out
 
